@@ -1,0 +1,74 @@
+// The `berth` command line (commander): serve, and config check.
+import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { stringify } from 'yaml';
+import { loadConfig } from '../config/load.js';
+import { ConfigError } from '../config/schema.js';
+import { runServe } from './serve.js';
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+interface CommonFlags {
+  config?: string;
+  listen?: string;
+  data?: string;
+}
+
+/** Command-line flags as a partial config tree, so they win over file and environment. */
+function flagsToConfig(flags: CommonFlags) {
+  return {
+    ...(flags.data ? { dataDir: flags.data } : {}),
+    ...(flags.listen ? { server: { listen: flags.listen } } : {}),
+  };
+}
+
+function configOption() {
+  return new Option('-c, --config <file>', 'YAML config file (see config/default.yaml)').env('BERTH_CONFIG');
+}
+
+export function createProgram(): Command {
+  const program = new Command('berth')
+    .description('Berth: a private container image registry (OCI Distribution Spec v1.1)')
+    .version(packageVersion(), '-v, --version')
+    .showHelpAfterError();
+
+  program
+    .command('serve')
+    .description('start the registry (defaults: 0.0.0.0:5000, filesystem storage and SQLite under ./data)')
+    .addOption(configOption())
+    .option('-l, --listen <host:port>', 'address to listen on (server.listen)')
+    .option('-d, --data <dir>', 'data directory for blobs and the metadata database (dataDir)')
+    .action(async (flags: CommonFlags) => {
+      await runServe(loadConfig({ file: flags.config, flags: flagsToConfig(flags) }));
+    });
+
+  const config = program.command('config').description('inspect configuration');
+  config
+    .command('check')
+    .description('validate the configuration and print the effective settings as YAML')
+    .addOption(configOption())
+    .option('-l, --listen <host:port>', 'address to listen on (server.listen)')
+    .option('-d, --data <dir>', 'data directory (dataDir)')
+    .action((flags: CommonFlags) => {
+      process.stdout.write(stringify(loadConfig({ file: flags.config, flags: flagsToConfig(flags) })));
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await createProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`berth: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,29 @@
+// `berth serve`: run until SIGTERM/SIGINT, then drain in-flight requests and close the database.
+import type { BerthConfig } from '../config/schema.js';
+import { createLogger } from '../log.js';
+import { startServer } from '../server.js';
+
+export async function runServe(config: BerthConfig): Promise<void> {
+  const log = createLogger(config.log);
+  let server;
+  try {
+    server = await startServer(config, log);
+  } catch (err) {
+    log.fatal({ err }, 'berth failed to start');
+    process.exitCode = 1;
+    return;
+  }
+  const running = server;
+  const stop = (signal: string) => {
+    log.info({ signal }, 'shutting down');
+    running.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}

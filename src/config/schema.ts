@@ -1,0 +1,117 @@
+// The single source of Berth's settings: types, defaults and validation. config/default.yaml
+// lists the same defaults with comments (a test keeps the two equal).
+import { z } from 'zod';
+
+const DURATION = /^(\d+)(ms|s|m|h|d)$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+const duration = z.string().regex(DURATION, 'a duration such as "500ms", "30s", "15m", "24h" or "7d"');
+
+/** Milliseconds in a validated duration string. */
+export function durationMs(value: string): number {
+  const match = DURATION.exec(value);
+  if (!match) throw new Error(`not a duration: ${value}`);
+  return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+}
+
+const hostPort = z
+  .string()
+  .regex(
+    /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/,
+    'HOST:PORT, e.g. "0.0.0.0:5000" or "127.0.0.1:5055"',
+  )
+  .refine((value) => Number(value.slice(value.lastIndexOf(':') + 1)) <= 65535, 'port above 65535');
+
+export const configSchema = z
+  .object({
+    dataDir: z.string().min(1).default('./data'),
+    server: z
+      .object({
+        listen: hostPort.default('0.0.0.0:5000'),
+        shutdownTimeout: duration.default('30s'),
+      })
+      .strict()
+      .prefault({}),
+    storage: z
+      .object({
+        driver: z.enum(['filesystem', 'memory']).default('filesystem'),
+        filesystem: z
+          .object({
+            root: z.string().min(1).nullable().default(null),
+            fsync: z.boolean().default(true),
+          })
+          .strict()
+          .prefault({}),
+        delete: z
+          .object({ enabled: z.boolean().default(true) })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    metadata: z
+      .object({ path: z.string().min(1).nullable().default(null) })
+      .strict()
+      .prefault({}),
+    uploads: z
+      .object({
+        maxAge: duration.default('24h'),
+        purgeInterval: duration.default('1h'),
+      })
+      .strict()
+      .prefault({}),
+    limits: z
+      .object({
+        manifestMaxBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(4 * 1024 * 1024),
+        manifestCacheBytes: z
+          .number()
+          .int()
+          .nonnegative()
+          .default(64 * 1024 * 1024),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({
+        level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+        requests: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type BerthConfig = z.output<typeof configSchema>;
+export type BerthConfigInput = z.input<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates raw settings; a failure names every offending key and why. */
+export function parseConfig(raw: unknown, source = 'configuration'): BerthConfig {
+  const result = configSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const keys =
+      issue.code === 'unrecognized_keys' ? issue.keys.map((k) => [...issue.path, k].join('.')) : [];
+    const where = keys.length > 0 ? keys.join(', ') : issue.path.join('.') || '(root)';
+    return `  ${where}: ${issue.message}`;
+  });
+  return fail(`invalid ${source}:\n${problems.join('\n')}`);
+}
+
+function fail(message: string): never {
+  throw new ConfigError(message);
+}
+
+export function defaultConfig(): BerthConfig {
+  return configSchema.parse({});
+}

@@ -1,0 +1,46 @@
+import type { Context } from 'koa';
+import { respondEmpty } from '../respond.js';
+import type { Registry } from '../../registry/registry.js';
+import { parseRangeHeader } from '../headers.js';
+import { digestParam, repoName } from '../params.js';
+import { abortSignalFor } from '../body.js';
+
+export function blobHandlers(registry: Registry) {
+  return {
+    /** GET/HEAD /v2/<name>/blobs/<digest>, with single byte ranges (206/416). */
+    async get(ctx: Context) {
+      const repository = repoName(ctx);
+      const digest = digestParam(ctx);
+      ctx.set('Docker-Content-Digest', digest);
+      ctx.set('Accept-Ranges', 'bytes');
+      ctx.set('ETag', `"${digest}"`);
+      ctx.set('Cache-Control', 'max-age=31536000');
+      if (ctx.method === 'HEAD') {
+        const { size } = registry.blobs.stat(repository, digest);
+        ctx.status = 200;
+        ctx.type = 'application/octet-stream';
+        ctx.length = size;
+        return;
+      }
+      const requested = parseRangeHeader(ctx.get('Range') || undefined);
+      const blob = await registry.blobs.open(repository, digest, requested, abortSignalFor(ctx.req));
+      ctx.type = 'application/octet-stream';
+      if (blob.range) {
+        ctx.status = 206;
+        ctx.set('Content-Range', `bytes ${blob.range.start}-${blob.range.end}/${blob.size}`);
+        ctx.body = blob.stream;
+        ctx.length = blob.range.end - blob.range.start + 1;
+      } else {
+        ctx.status = 200;
+        ctx.body = blob.stream;
+        ctx.length = blob.size;
+      }
+    },
+
+    /** DELETE /v2/<name>/blobs/<digest>: unlinks the blob from the repository. */
+    delete(ctx: Context) {
+      registry.blobs.delete(repoName(ctx), digestParam(ctx));
+      respondEmpty(ctx, 202);
+    },
+  };
+}

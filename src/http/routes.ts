@@ -1,0 +1,80 @@
+// The route table: every endpoint of the OCI Distribution Spec v1.1 with the access it needs.
+// Repository names contain '/', hence the `*name` wildcard; routes are matched in order, so the
+// uploads routes come before `blobs/:digest`.
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Registry } from '../registry/registry.js';
+import { catalog, repository, type AccessRequirement, type Authorizer } from './access.js';
+import { apiVersionCheck } from './handlers/base.js';
+import { blobHandlers } from './handlers/blobs.js';
+import { discoveryHandlers } from './handlers/discovery.js';
+import { manifestHandlers } from './handlers/manifests.js';
+import { uploadHandlers } from './handlers/uploads.js';
+
+type Method = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+type Handler = (ctx: Context) => unknown;
+type AccessOf = (
+  params: Record<string, string>,
+  query: Record<string, string | string[] | undefined>,
+) => AccessRequirement[];
+
+interface RouteSpec {
+  method: Method;
+  path: string;
+  access: AccessOf;
+  handler: Handler;
+}
+
+const pull: AccessOf = (p) => [repository(p.name ?? '', 'pull')];
+const push: AccessOf = (p) => [repository(p.name ?? '', 'pull', 'push')];
+const remove: AccessOf = (p) => [repository(p.name ?? '', 'delete')];
+// Cross-repository mount also reads the source repository.
+const pushWithMount: AccessOf = (p, q) =>
+  typeof q.from === 'string' && q.mount !== undefined
+    ? [...push(p, q), repository(q.from, 'pull')]
+    : push(p, q);
+
+export interface RouteOptions {
+  registry: Registry;
+  authorizer: Authorizer;
+  manifestMaxBytes: number;
+}
+
+export function routeTable({ registry, manifestMaxBytes }: RouteOptions): RouteSpec[] {
+  const blobs = blobHandlers(registry);
+  const uploads = uploadHandlers(registry);
+  const manifests = manifestHandlers(registry, manifestMaxBytes);
+  const discovery = discoveryHandlers(registry);
+  const uploadsPath = '/v2/*name/blobs/uploads';
+  const uploadPath = '/v2/*name/blobs/uploads/:uuid';
+  return [
+    { method: 'GET', path: '/v2/', access: () => [], handler: apiVersionCheck },
+    { method: 'GET', path: '/v2/_catalog', access: () => [catalog], handler: discovery.catalog },
+    { method: 'POST', path: `${uploadsPath}{/}`, access: pushWithMount, handler: uploads.start },
+    { method: 'GET', path: uploadPath, access: push, handler: uploads.status },
+    { method: 'PATCH', path: uploadPath, access: push, handler: uploads.patch },
+    { method: 'PUT', path: uploadPath, access: push, handler: uploads.complete },
+    { method: 'DELETE', path: uploadPath, access: push, handler: uploads.cancel },
+    { method: 'GET', path: '/v2/*name/blobs/:digest', access: pull, handler: blobs.get },
+    { method: 'DELETE', path: '/v2/*name/blobs/:digest', access: remove, handler: blobs.delete },
+    { method: 'GET', path: '/v2/*name/manifests/:reference', access: pull, handler: manifests.get },
+    { method: 'PUT', path: '/v2/*name/manifests/:reference', access: push, handler: manifests.put },
+    { method: 'DELETE', path: '/v2/*name/manifests/:reference', access: remove, handler: manifests.delete },
+    { method: 'GET', path: '/v2/*name/tags/list', access: pull, handler: discovery.tags },
+    { method: 'GET', path: '/v2/*name/referrers/:digest', access: pull, handler: discovery.referrers },
+  ];
+}
+
+/** Builds the router; GET routes answer HEAD too (handlers check ctx.method). */
+export function createRouter(options: RouteOptions): Router {
+  const router = new Router();
+  for (const route of routeTable(options)) {
+    const authorize = async (ctx: Context) => {
+      const params = (ctx as unknown as { params: Record<string, string> }).params;
+      await options.authorizer.authorize(ctx, route.access(params, ctx.query));
+      await route.handler(ctx);
+    };
+    router.register(route.path, [route.method], authorize);
+  }
+  return router;
+}

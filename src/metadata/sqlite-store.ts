@@ -1,0 +1,212 @@
+// MetadataStore on SQLite. Every public method is one statement or one transaction; none awaits.
+import type {
+  ManifestRecord,
+  ManifestReferences,
+  MetadataStore,
+  Page,
+  UploadRecord,
+} from '../registry/metadata-store.js';
+import type { Digest, RepoName, Tag } from '../registry/references.js';
+import type { SqliteDatabase } from './db.js';
+
+interface ManifestRow {
+  digest: string;
+  media_type: string;
+  size: number;
+  artifact_type: string | null;
+  subject_digest: string | null;
+  annotations: string | null;
+}
+
+interface UploadRow {
+  id: string;
+  repository: string;
+  size: number;
+  started_at: number;
+  updated_at: number;
+}
+
+const NO_LIMIT = -1;
+
+function toManifest(row: ManifestRow): ManifestRecord {
+  return {
+    digest: row.digest as Digest,
+    mediaType: row.media_type,
+    size: row.size,
+    artifactType: row.artifact_type,
+    subject: row.subject_digest as Digest | null,
+    annotations: row.annotations ? (JSON.parse(row.annotations) as Record<string, string>) : null,
+  };
+}
+
+function toUpload(row: UploadRow): UploadRecord {
+  return {
+    id: row.id,
+    repository: row.repository as RepoName,
+    size: row.size,
+    startedAt: row.started_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export function createSqliteMetadataStore(db: SqliteDatabase, now: () => number = Date.now): MetadataStore {
+  const repoId = '(SELECT id FROM repositories WHERE name = @repository)';
+  const manifestColumns = 'digest, media_type, size, artifact_type, subject_digest, annotations';
+  const statements = {
+    ensureRepository: db.prepare(
+      'INSERT INTO repositories (name, created_at) VALUES (@repository, @now) ON CONFLICT (name) DO NOTHING',
+    ),
+    repositoryExists: db.prepare('SELECT 1 FROM repositories WHERE name = ?').pluck(),
+    findRepositoryBlob: db.prepare(
+      `SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
+       WHERE rb.repository_id = ${repoId} AND rb.digest = @digest`,
+    ),
+    findBlob: db.prepare('SELECT size FROM blobs WHERE digest = ?'),
+    insertBlob: db.prepare(
+      'INSERT INTO blobs (digest, size, created_at) VALUES (@digest, @size, @now) ON CONFLICT DO NOTHING',
+    ),
+    linkBlob: db.prepare(
+      `INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES (${repoId}, @digest, @now)
+       ON CONFLICT DO NOTHING`,
+    ),
+    unlinkBlob: db.prepare(
+      `DELETE FROM repository_blobs WHERE repository_id = ${repoId} AND digest = @digest`,
+    ),
+    findManifest: db.prepare(
+      `SELECT ${manifestColumns} FROM manifests WHERE repository_id = ${repoId} AND digest = @digest`,
+    ),
+    resolveTag: db.prepare(
+      `SELECT m.digest, m.media_type, m.size, m.artifact_type, m.subject_digest, m.annotations
+       FROM tags t JOIN manifests m ON m.repository_id = t.repository_id AND m.digest = t.digest
+       WHERE t.repository_id = ${repoId} AND t.name = @tag`,
+    ),
+    insertManifest: db.prepare(
+      `INSERT INTO manifests (repository_id, ${manifestColumns}, created_at)
+       VALUES (${repoId}, @digest, @mediaType, @size, @artifactType, @subject, @annotations, @now)
+       ON CONFLICT DO NOTHING`,
+    ),
+    insertReference: db.prepare(
+      `INSERT INTO manifest_references (repository_id, manifest_digest, kind, target_digest)
+       VALUES (${repoId}, @digest, @kind, @target) ON CONFLICT DO NOTHING`,
+    ),
+    upsertTag: db.prepare(
+      `INSERT INTO tags (repository_id, name, digest, updated_at) VALUES (${repoId}, @tag, @digest, @now)
+       ON CONFLICT (repository_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`,
+    ),
+    deleteManifest: db.prepare(`DELETE FROM manifests WHERE repository_id = ${repoId} AND digest = @digest`),
+    deleteTag: db.prepare(`DELETE FROM tags WHERE repository_id = ${repoId} AND name = @tag`),
+    listTags: db.prepare(
+      `SELECT name FROM tags WHERE repository_id = ${repoId} AND name > @last ORDER BY name LIMIT @limit`,
+    ),
+    listRepositories: db.prepare(
+      `SELECT name FROM repositories r WHERE name > @last
+       AND EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id)
+       ORDER BY name LIMIT @limit`,
+    ),
+    listReferrers: db.prepare(
+      `SELECT ${manifestColumns} FROM manifests
+       WHERE repository_id = ${repoId} AND subject_digest = @subject ORDER BY digest`,
+    ),
+    insertUpload: db.prepare(
+      `INSERT INTO uploads (id, repository, size, started_at, updated_at)
+       VALUES (@id, @repository, @size, @startedAt, @updatedAt)`,
+    ),
+    findUpload: db.prepare('SELECT * FROM uploads WHERE id = ?'),
+    updateUploadSize: db.prepare('UPDATE uploads SET size = @size, updated_at = @updatedAt WHERE id = @id'),
+    deleteUpload: db.prepare('DELETE FROM uploads WHERE id = ?'),
+    listUploadsUpdatedBefore: db.prepare('SELECT * FROM uploads WHERE updated_at < ? ORDER BY updated_at'),
+  };
+
+  // Set differences against the index, in one query per call rather than one per digest.
+  const presentIn = (table: 'repository_blobs' | 'manifests') =>
+    db
+      .prepare(
+        `SELECT digest FROM ${table} WHERE repository_id = ${repoId}
+         AND digest IN (SELECT value FROM json_each(@digests))`,
+      )
+      .pluck();
+  const present = { repository_blobs: presentIn('repository_blobs'), manifests: presentIn('manifests') };
+  const missingIn = (table: keyof typeof present, repository: RepoName, digests: readonly Digest[]) => {
+    if (digests.length === 0) return [];
+    const unique = [...new Set(digests)];
+    const found = new Set(present[table].all({ repository, digests: JSON.stringify(unique) }) as string[]);
+    return unique.filter((digest) => !found.has(digest));
+  };
+
+  const linkBlob = db.transaction((repository: RepoName, digest: Digest, size: number) => {
+    const at = now();
+    statements.ensureRepository.run({ repository, now: at });
+    statements.insertBlob.run({ digest, size, now: at });
+    statements.linkBlob.run({ repository, digest, now: at });
+  });
+
+  const putManifest = db.transaction(
+    (repository: RepoName, manifest: ManifestRecord, references: ManifestReferences, tag?: Tag) => {
+      const at = now();
+      statements.ensureRepository.run({ repository, now: at });
+      statements.insertManifest.run({
+        repository,
+        digest: manifest.digest,
+        mediaType: manifest.mediaType,
+        size: manifest.size,
+        artifactType: manifest.artifactType,
+        subject: manifest.subject,
+        annotations: manifest.annotations ? JSON.stringify(manifest.annotations) : null,
+        now: at,
+      });
+      for (const [kind, targets] of [
+        ['blob', references.blobs],
+        ['manifest', references.manifests],
+      ] as const) {
+        for (const target of targets) {
+          statements.insertReference.run({ repository, digest: manifest.digest, kind, target });
+        }
+      }
+      if (tag) statements.upsertTag.run({ repository, tag, digest: manifest.digest, now: at });
+    },
+  );
+
+  const pageParams = (page: Page) => ({ last: page.last ?? '', limit: page.limit ?? NO_LIMIT });
+
+  return {
+    findRepositoryBlob: (repository, digest) =>
+      statements.findRepositoryBlob.get({ repository, digest }) as { size: number } | undefined,
+    findBlob: (digest) => statements.findBlob.get(digest) as { size: number } | undefined,
+    linkBlob: (repository, digest, size) => linkBlob(repository, digest, size),
+    unlinkBlob: (repository, digest) => statements.unlinkBlob.run({ repository, digest }).changes > 0,
+    missingBlobs: (repository, digests) => missingIn('repository_blobs', repository, digests),
+
+    findManifest(repository, digest) {
+      const row = statements.findManifest.get({ repository, digest }) as ManifestRow | undefined;
+      return row && toManifest(row);
+    },
+    resolveTag(repository, tag) {
+      const row = statements.resolveTag.get({ repository, tag }) as ManifestRow | undefined;
+      return row && toManifest(row);
+    },
+    missingManifests: (repository, digests) => missingIn('manifests', repository, digests),
+    putManifest: (repository, manifest, references, tag) =>
+      putManifest(repository, manifest, references, tag),
+    deleteManifest: (repository, digest) => statements.deleteManifest.run({ repository, digest }).changes > 0,
+    deleteTag: (repository, tag) => statements.deleteTag.run({ repository, tag }).changes > 0,
+
+    repositoryExists: (repository) => statements.repositoryExists.get(repository) !== undefined,
+    listTags: (repository, page) =>
+      statements.listTags.pluck().all({ repository, ...pageParams(page) }) as Tag[],
+    listRepositories: (page) => statements.listRepositories.pluck().all(pageParams(page)) as RepoName[],
+    listReferrers(repository, subject, artifactType) {
+      const rows = (statements.listReferrers.all({ repository, subject }) as ManifestRow[]).map(toManifest);
+      return artifactType === undefined ? rows : rows.filter((row) => row.artifactType === artifactType);
+    },
+
+    createUpload: (upload) => void statements.insertUpload.run(upload),
+    findUpload(id) {
+      const row = statements.findUpload.get(id) as UploadRow | undefined;
+      return row && toUpload(row);
+    },
+    updateUploadSize: (id, size, updatedAt) => void statements.updateUploadSize.run({ id, size, updatedAt }),
+    deleteUpload: (id) => void statements.deleteUpload.run(id),
+    listUploadsUpdatedBefore: (time) =>
+      (statements.listUploadsUpdatedBefore.all(time) as UploadRow[]).map(toUpload),
+  };
+}

@@ -1,0 +1,75 @@
+// Reading, linking and unlinking blobs. Which repository may read which blob comes from the
+// metadata index; the bytes come from the driver.
+import type { Readable } from 'node:stream';
+import { ObjectNotFoundError } from '../../storage-drivers/types.js';
+import type { RegistryDeps } from './deps.js';
+import { BlobUnknownError, RangeNotSatisfiableError, UnsupportedError } from './errors.js';
+import { blobKey } from './layout.js';
+import type { Digest, RepoName } from './references.js';
+
+/** A requested byte range before it is checked against the blob's size; suffix = the last N bytes. */
+export type RequestedRange = { start: number; end?: number } | { suffix: number };
+
+export interface BlobContent {
+  size: number;
+  /** The range served, inclusive, when the request asked for one. */
+  range?: { start: number; end: number };
+  stream: Readable;
+}
+
+export function resolveRange(requested: RequestedRange, size: number): { start: number; end: number } {
+  if ('suffix' in requested) {
+    if (requested.suffix === 0 || size === 0) throw new RangeNotSatisfiableError('empty suffix range', size);
+    return { start: Math.max(0, size - requested.suffix), end: size - 1 };
+  }
+  const end = Math.min(requested.end ?? size - 1, size - 1);
+  if (requested.start >= size || end < requested.start) {
+    throw new RangeNotSatisfiableError(`range starts beyond the blob's ${size} bytes`, size);
+  }
+  return { start: requested.start, end };
+}
+
+export function createBlobService({ driver, metadata, deleteEnabled }: RegistryDeps) {
+  function stat(repository: RepoName, digest: Digest): { size: number } {
+    const found = metadata.findRepositoryBlob(repository, digest);
+    if (!found) throw new BlobUnknownError(digest);
+    return found;
+  }
+
+  return {
+    stat,
+
+    async open(
+      repository: RepoName,
+      digest: Digest,
+      requested?: RequestedRange,
+      signal?: AbortSignal,
+    ): Promise<BlobContent> {
+      const { size } = stat(repository, digest);
+      const range = requested ? resolveRange(requested, size) : undefined;
+      try {
+        const stream = await driver.read(blobKey(digest), { range, signal });
+        return { size, range, stream };
+      } catch (err) {
+        if (err instanceof ObjectNotFoundError) throw new BlobUnknownError(digest);
+        throw err;
+      }
+    },
+
+    /** Lets `repository` read a blob stored for `from` (or, without `from`, for anyone). */
+    mount(repository: RepoName, digest: Digest, from?: RepoName): boolean {
+      const found = from ? metadata.findRepositoryBlob(from, digest) : metadata.findBlob(digest);
+      if (!found) return false;
+      metadata.linkBlob(repository, digest, found.size);
+      return true;
+    },
+
+    /** Removes the repository's link; the bytes stay until garbage collection. */
+    delete(repository: RepoName, digest: Digest): void {
+      if (!deleteEnabled) throw new UnsupportedError('deletes are disabled by configuration');
+      if (!metadata.unlinkBlob(repository, digest)) throw new BlobUnknownError(digest);
+    },
+  };
+}
+
+export type BlobService = ReturnType<typeof createBlobService>;

@@ -1,0 +1,28 @@
+// What every domain service is built from. Injected, so tests can pin time and ids.
+import type { StorageDriver } from '../../storage-drivers/types.js';
+import type { MetadataStore } from './metadata-store.js';
+
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface RegistryLimits {
+  /** Largest manifest body accepted, in bytes (OCI dist-spec suggests at least 4 MiB). */
+  manifestMaxBytes: number;
+  /** Memory kept for recently served manifests, in bytes. */
+  manifestCacheBytes: number;
+}
+
+export interface RegistryDeps {
+  driver: StorageDriver;
+  metadata: MetadataStore;
+  log: Logger;
+  limits: RegistryLimits;
+  /** When false, every DELETE answers UNSUPPORTED. */
+  deleteEnabled: boolean;
+  clock: () => number;
+  newId: () => string;
+}

@@ -1,0 +1,61 @@
+// Content discovery (OCI dist-spec "Content discovery"): tag lists, the catalog and referrers,
+// all answered from the metadata index.
+import type { RegistryDeps } from './deps.js';
+import { NameUnknownError } from './errors.js';
+import { MEDIA_TYPES } from './manifest-format.js';
+import type { Page } from './metadata-store.js';
+import type { Digest, RepoName, Tag } from './references.js';
+
+export interface Listing<T> {
+  items: T[];
+  /** The last item, when more may follow (drives the Link header). */
+  next?: string;
+}
+
+export interface ReferrersIndex {
+  schemaVersion: 2;
+  mediaType: typeof MEDIA_TYPES.ociIndex;
+  manifests: Array<{
+    mediaType: string;
+    digest: Digest;
+    size: number;
+    artifactType?: string;
+    annotations?: Record<string, string>;
+  }>;
+}
+
+function paginate<T extends string>(page: Page, fetch: (page: Page) => T[]): Listing<T> {
+  if (page.limit === 0) return { items: [] };
+  // One extra row tells whether another page exists without a COUNT.
+  const rows = fetch(page.limit === undefined ? page : { ...page, limit: page.limit + 1 });
+  if (page.limit === undefined || rows.length <= page.limit) return { items: rows };
+  const items = rows.slice(0, page.limit);
+  return { items, next: items.at(-1) };
+}
+
+export function createDiscoveryService({ metadata }: RegistryDeps) {
+  return {
+    tags(repository: RepoName, page: Page): Listing<Tag> {
+      if (!metadata.repositoryExists(repository)) throw new NameUnknownError(repository);
+      return paginate(page, (p) => metadata.listTags(repository, p));
+    },
+
+    catalog(page: Page): Listing<RepoName> {
+      return paginate(page, (p) => metadata.listRepositories(p));
+    },
+
+    /** Never fails for an unknown subject: the answer is then an empty index. */
+    referrers(repository: RepoName, subject: Digest, artifactType?: string): ReferrersIndex {
+      const manifests = metadata.listReferrers(repository, subject, artifactType).map((m) => ({
+        mediaType: m.mediaType,
+        digest: m.digest,
+        size: m.size,
+        ...(m.artifactType ? { artifactType: m.artifactType } : {}),
+        ...(m.annotations ? { annotations: m.annotations } : {}),
+      }));
+      return { schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests };
+    },
+  };
+}
+
+export type DiscoveryService = ReturnType<typeof createDiscoveryService>;

@@ -1,0 +1,141 @@
+// Domain errors, one class per OCI error code situation. The domain never sets an HTTP status:
+// src/http/errors.ts is the one place that turns these into responses.
+// Codes: OCI Distribution Spec v1.1, "Error Codes" table.
+
+export const OCI_ERROR_CODES = [
+  'BLOB_UNKNOWN',
+  'BLOB_UPLOAD_INVALID',
+  'BLOB_UPLOAD_UNKNOWN',
+  'DIGEST_INVALID',
+  'MANIFEST_BLOB_UNKNOWN',
+  'MANIFEST_INVALID',
+  'MANIFEST_UNKNOWN',
+  'NAME_INVALID',
+  'NAME_UNKNOWN',
+  'SIZE_INVALID',
+  'UNAUTHORIZED',
+  'DENIED',
+  'UNSUPPORTED',
+  'TOOMANYREQUESTS',
+  'RANGE_INVALID',
+  'PAGINATION_NUMBER_INVALID',
+] as const;
+
+export type OciErrorCode = (typeof OCI_ERROR_CODES)[number];
+
+export abstract class RegistryError extends Error {
+  constructor(
+    readonly code: OciErrorCode,
+    message: string,
+    readonly detail?: unknown,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class BlobUnknownError extends RegistryError {
+  constructor(digest: string) {
+    super('BLOB_UNKNOWN', 'blob unknown to registry', { digest });
+  }
+}
+
+export class BlobUploadUnknownError extends RegistryError {
+  constructor(uploadId: string) {
+    super('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry', { uploadId });
+  }
+}
+
+export class BlobUploadInvalidError extends RegistryError {
+  constructor(reason: string) {
+    super('BLOB_UPLOAD_INVALID', 'blob upload invalid', { reason });
+  }
+}
+
+/** A chunk that does not start at the upload's current offset, or whose length disagrees. */
+export class RangeNotSatisfiableError extends RegistryError {
+  constructor(
+    reason: string,
+    readonly currentSize?: number,
+  ) {
+    super('RANGE_INVALID', 'requested range not satisfiable', { reason, size: currentSize });
+  }
+}
+
+export class DigestInvalidError extends RegistryError {
+  constructor(reason: string, detail: Record<string, unknown> = {}) {
+    super('DIGEST_INVALID', 'provided digest did not match uploaded content', { reason, ...detail });
+  }
+}
+
+export class ManifestBlobUnknownError extends RegistryError {
+  constructor(digest: string) {
+    super('MANIFEST_BLOB_UNKNOWN', 'manifest references a manifest or blob unknown to registry', { digest });
+  }
+}
+
+export class ManifestInvalidError extends RegistryError {
+  constructor(reason: string) {
+    super('MANIFEST_INVALID', 'manifest invalid', { reason });
+  }
+}
+
+export class ManifestTooLargeError extends RegistryError {
+  constructor(limit: number) {
+    super('SIZE_INVALID', 'manifest exceeds the size limit', { limitBytes: limit });
+  }
+}
+
+export class ManifestUnknownError extends RegistryError {
+  constructor(reference: string, reason?: string) {
+    super('MANIFEST_UNKNOWN', 'manifest unknown to registry', reason ? { reference, reason } : { reference });
+  }
+}
+
+export class NameInvalidError extends RegistryError {
+  constructor(name: string, reason: string) {
+    super('NAME_INVALID', 'invalid repository name', { name, reason });
+  }
+}
+
+export class TagInvalidError extends RegistryError {
+  constructor(tag: string) {
+    super('MANIFEST_INVALID', 'invalid tag', { tag, reason: 'tags match [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}' });
+  }
+}
+
+export class NameUnknownError extends RegistryError {
+  constructor(name: string) {
+    super('NAME_UNKNOWN', 'repository name not known to registry', { name });
+  }
+}
+
+export class SizeInvalidError extends RegistryError {
+  constructor(reason: string) {
+    super('SIZE_INVALID', 'provided length did not match content length', { reason });
+  }
+}
+
+export class UnsupportedError extends RegistryError {
+  constructor(reason: string) {
+    super('UNSUPPORTED', 'the operation is unsupported', { reason });
+  }
+}
+
+export class PaginationNumberInvalidError extends RegistryError {
+  constructor(n: string) {
+    super('PAGINATION_NUMBER_INVALID', 'invalid number of results requested', { n });
+  }
+}
+
+export class UnauthorizedError extends RegistryError {
+  constructor(reason: string) {
+    super('UNAUTHORIZED', 'authentication required', { reason });
+  }
+}
+
+export class DeniedError extends RegistryError {
+  constructor(reason: string) {
+    super('DENIED', 'requested access to the resource is denied', { reason });
+  }
+}

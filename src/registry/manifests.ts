@@ -1,0 +1,117 @@
+// Manifests: stored as content-addressed blobs, described in the metadata index (media type, size,
+// subject, artifact type, references) and pointed at by tags. Manifests are small (capped by
+// limits.manifestMaxBytes), so they are the one thing read whole.
+import { ObjectNotFoundError } from '../../storage-drivers/types.js';
+import type { RegistryDeps } from './deps.js';
+import {
+  DigestInvalidError,
+  ManifestBlobUnknownError,
+  ManifestTooLargeError,
+  ManifestUnknownError,
+  UnsupportedError,
+} from './errors.js';
+import { newHash } from './hashing.js';
+import { blobKey } from './layout.js';
+import { parseManifest } from './manifest-format.js';
+import { createByteBudgetCache } from './byte-budget-cache.js';
+import type { ManifestRecord } from './metadata-store.js';
+import { digestAlgorithm, formatDigest, type Digest, type Reference, type RepoName } from './references.js';
+
+export interface StoredManifest {
+  record: ManifestRecord;
+  bytes: Buffer;
+}
+
+function describe(reference: Reference): string {
+  return reference.kind === 'tag' ? reference.tag : reference.digest;
+}
+
+export function createManifestService({ driver, metadata, limits, deleteEnabled }: RegistryDeps) {
+  // Content addressing makes cached bytes valid forever; only the memory budget evicts them.
+  const cache = createByteBudgetCache<Digest>(limits.manifestCacheBytes);
+
+  function resolve(repository: RepoName, reference: Reference): ManifestRecord {
+    const record =
+      reference.kind === 'tag'
+        ? metadata.resolveTag(repository, reference.tag)
+        : metadata.findManifest(repository, reference.digest);
+    if (!record) throw new ManifestUnknownError(describe(reference));
+    return record;
+  }
+
+  async function readBytes(record: ManifestRecord): Promise<Buffer> {
+    const cached = cache.get(record.digest);
+    if (cached) return cached;
+    const chunks: Buffer[] = [];
+    try {
+      for await (const chunk of await driver.read(blobKey(record.digest))) chunks.push(chunk as Buffer);
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError)
+        throw new ManifestUnknownError(record.digest, 'content missing');
+      throw err;
+    }
+    const bytes = Buffer.concat(chunks);
+    cache.set(record.digest, bytes);
+    return bytes;
+  }
+
+  return {
+    head: resolve,
+
+    async get(repository: RepoName, reference: Reference): Promise<StoredManifest> {
+      const record = resolve(repository, reference);
+      return { record, bytes: await readBytes(record) };
+    },
+
+    /**
+     * Stores a manifest after checking its format, its digest (when pushed by digest) and that
+     * everything it references is in the repository (MANIFEST_BLOB_UNKNOWN otherwise).
+     */
+    async put(repository: RepoName, reference: Reference, contentType: string, bytes: Buffer) {
+      if (bytes.length > limits.manifestMaxBytes) throw new ManifestTooLargeError(limits.manifestMaxBytes);
+      const parsed = parseManifest(contentType, bytes);
+      const algorithm = reference.kind === 'digest' ? digestAlgorithm(reference.digest) : 'sha256';
+      const digest = formatDigest(algorithm, newHash(algorithm).update(bytes).digest('hex'));
+      if (reference.kind === 'digest' && reference.digest !== digest) {
+        throw new DigestInvalidError('manifest digest does not match the body', {
+          expected: reference.digest,
+          computed: digest,
+        });
+      }
+      const [missingBlob] = metadata.missingBlobs(repository, parsed.blobs);
+      if (missingBlob) throw new ManifestBlobUnknownError(missingBlob);
+      const [missingManifest] = metadata.missingManifests(repository, parsed.manifests);
+      if (missingManifest) throw new ManifestBlobUnknownError(missingManifest);
+
+      if (!(await driver.stat(blobKey(digest)))) await driver.write(blobKey(digest), bytes);
+      const record: ManifestRecord = {
+        digest,
+        mediaType: parsed.mediaType,
+        size: bytes.length,
+        artifactType: parsed.artifactType,
+        subject: parsed.subject,
+        annotations: parsed.annotations,
+      };
+      metadata.putManifest(
+        repository,
+        record,
+        { blobs: parsed.blobs, manifests: parsed.manifests },
+        reference.kind === 'tag' ? reference.tag : undefined,
+      );
+      cache.set(digest, bytes);
+      return record;
+    },
+
+    /** By digest: the manifest and its tags. By tag: the tag only (OCI dist-spec "Deleting tags"). */
+    delete(repository: RepoName, reference: Reference): void {
+      if (!deleteEnabled) throw new UnsupportedError('deletes are disabled by configuration');
+      const deleted =
+        reference.kind === 'tag'
+          ? metadata.deleteTag(repository, reference.tag)
+          : metadata.deleteManifest(repository, reference.digest);
+      if (!deleted) throw new ManifestUnknownError(describe(reference));
+    },
+  };
+}
+
+export type ManifestService = ReturnType<typeof createManifestService>;

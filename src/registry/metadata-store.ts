@@ -1,0 +1,77 @@
+// What the domain needs from the metadata index. src/metadata implements it on SQLite; the domain
+// depends only on this interface. Every method is one atomic operation (one transaction).
+import type { Digest, RepoName, Tag } from './references.js';
+
+export interface ManifestRecord {
+  digest: Digest;
+  mediaType: string;
+  size: number;
+  /** artifactType, else the config media type of an image manifest (OCI 1.1 referrers rules). */
+  artifactType: string | null;
+  subject: Digest | null;
+  annotations: Record<string, string> | null;
+}
+
+/** What a manifest points at, recorded so deletes and GC can follow references without parsing. */
+export interface ManifestReferences {
+  blobs: Digest[];
+  manifests: Digest[];
+}
+
+export interface UploadRecord {
+  id: string;
+  repository: RepoName;
+  /** Bytes received so far. */
+  size: number;
+  startedAt: number;
+  updatedAt: number;
+}
+
+export interface Page {
+  /** Return only names strictly after this one. */
+  last?: string;
+  /** Maximum number of names to return. */
+  limit?: number;
+}
+
+export interface MetadataStore {
+  /** The blob's size when `repository` may read it. */
+  findRepositoryBlob(repository: RepoName, digest: Digest): { size: number } | undefined;
+  /** The blob's size when it is stored for any repository. */
+  findBlob(digest: Digest): { size: number } | undefined;
+  /** Records a verified blob and lets `repository` read it. */
+  linkBlob(repository: RepoName, digest: Digest, size: number): void;
+  /** Removes a repository's access to a blob; false when it had none. */
+  unlinkBlob(repository: RepoName, digest: Digest): boolean;
+  /** The subset of `digests` that `repository` cannot read. */
+  missingBlobs(repository: RepoName, digests: readonly Digest[]): Digest[];
+
+  findManifest(repository: RepoName, digest: Digest): ManifestRecord | undefined;
+  resolveTag(repository: RepoName, tag: Tag): ManifestRecord | undefined;
+  /** The subset of `digests` that are not manifests of `repository`. */
+  missingManifests(repository: RepoName, digests: readonly Digest[]): Digest[];
+  /** Records a manifest, what it references and, when given, points `tag` at it. */
+  putManifest(
+    repository: RepoName,
+    manifest: ManifestRecord,
+    references: ManifestReferences,
+    tag?: Tag,
+  ): void;
+  /** Deletes a manifest with its tags and references; false when it was not there. */
+  deleteManifest(repository: RepoName, digest: Digest): boolean;
+  deleteTag(repository: RepoName, tag: Tag): boolean;
+
+  repositoryExists(repository: RepoName): boolean;
+  /** Tags in lexical order. */
+  listTags(repository: RepoName, page: Page): Tag[];
+  /** Repositories holding at least one manifest, in lexical order. */
+  listRepositories(page: Page): RepoName[];
+  /** Manifests of `repository` whose subject is `subject`, optionally of one artifact type. */
+  listReferrers(repository: RepoName, subject: Digest, artifactType?: string): ManifestRecord[];
+
+  createUpload(upload: UploadRecord): void;
+  findUpload(id: string): UploadRecord | undefined;
+  updateUploadSize(id: string, size: number, updatedAt: number): void;
+  deleteUpload(id: string): void;
+  listUploadsUpdatedBefore(time: number): UploadRecord[];
+}

@@ -1,0 +1,117 @@
+// Composition root: config -> storage driver -> metadata -> registry -> HTTP app -> listener.
+// Nothing here runs at import time; startServer() builds everything from the config it is given.
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { createFilesystemDriver } from '../storage-drivers/filesystem.js';
+import { createMemoryDriver } from '../storage-drivers/memory.js';
+import type { StorageDriver } from '../storage-drivers/types.js';
+import { durationMs, type BerthConfig } from './config/schema.js';
+import { allowEverything } from './http/access.js';
+import { createApp } from './http/app.js';
+import { createLogger } from './log.js';
+import { openDatabase } from './metadata/db.js';
+import { createSqliteMetadataStore } from './metadata/sqlite-store.js';
+import { createRegistry } from './registry/registry.js';
+
+export interface RunningServer {
+  /** host:port actually listened on. */
+  address: string;
+  close(): Promise<void>;
+}
+
+function createDriver(config: BerthConfig): StorageDriver {
+  switch (config.storage.driver) {
+    case 'memory':
+      return createMemoryDriver();
+    case 'filesystem':
+      return createFilesystemDriver({
+        root: resolve(config.storage.filesystem.root ?? `${config.dataDir}/storage`),
+        fsync: config.storage.filesystem.fsync,
+      });
+  }
+}
+
+function splitListen(listen: string): { host: string; port: number } {
+  const at = listen.lastIndexOf(':');
+  const host = listen.slice(0, at).replace(/^\[|\]$/g, '');
+  return { host: host === '' ? '0.0.0.0' : host, port: Number(listen.slice(at + 1)) };
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolveListen();
+    });
+  });
+}
+
+export async function startServer(
+  config: BerthConfig,
+  log = createLogger(config.log),
+): Promise<RunningServer> {
+  const driver = createDriver(config);
+  const db = openDatabase(resolve(config.metadata.path ?? `${config.dataDir}/berth.db`));
+  const metadata = createSqliteMetadataStore(db);
+  const registry = createRegistry({
+    driver,
+    metadata,
+    log,
+    limits: config.limits,
+    deleteEnabled: config.storage.delete.enabled,
+    clock: Date.now,
+    newId: randomUUID,
+  });
+  const app = createApp({
+    registry,
+    authorizer: allowEverything,
+    log,
+    logRequests: config.log.requests,
+    manifestMaxBytes: config.limits.manifestMaxBytes,
+  });
+
+  const server = createServer(app.callback());
+  // Large blobs stream for a long time; the defaults would cut slow uploads.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 65_000;
+  const { host, port } = splitListen(config.server.listen);
+  await listen(server, host, port);
+  const bound = server.address() as AddressInfo;
+  const address = `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+
+  const maxAge = durationMs(config.uploads.maxAge);
+  const purge = () =>
+    registry.uploads
+      .purgeStale(Date.now() - maxAge)
+      .catch((err: unknown) => log.error({ err }, 'upload purge failed'));
+  const purgeTimer = setInterval(purge, durationMs(config.uploads.purgeInterval));
+  purgeTimer.unref();
+  void purge();
+
+  log.info({ address, storage: driver.name, dataDir: resolve(config.dataDir) }, 'berth listening');
+
+  let closing: Promise<void> | undefined;
+  async function close(): Promise<void> {
+    clearInterval(purgeTimer);
+    // Stop accepting, let in-flight requests finish (bounded), then cut what remains.
+    const drained = new Promise<void>((done) => server.close(() => done()));
+    server.closeIdleConnections();
+    const deadline = setTimeout(
+      () => server.closeAllConnections(),
+      durationMs(config.server.shutdownTimeout),
+    );
+    await drained;
+    clearTimeout(deadline);
+    await driver.close?.();
+    db.close();
+    log.info({}, 'berth stopped');
+  }
+  return {
+    address,
+    close: () => (closing ??= close()),
+  };
+}

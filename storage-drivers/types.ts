@@ -1,0 +1,68 @@
+// The storage driver contract: bytes under keys, nothing else. Drivers know no digests, repositories,
+// SQL or HTTP; the key layout is decided by the caller (src/registry/layout.ts) and drivers only
+// validate keys (see keys.ts).
+import type { Readable } from 'node:stream';
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+}
+
+/** Inclusive byte range; `end` omitted means "to the end of the object". */
+export interface ByteRange {
+  start: number;
+  end?: number;
+}
+
+export interface DriverCallOptions {
+  signal?: AbortSignal;
+}
+
+export interface StorageDriver {
+  readonly name: string;
+  /** The object's size, or undefined when no object has this key. */
+  stat(key: string): Promise<ObjectInfo | undefined>;
+  /** A stream of the object's bytes (or of a range within it). Throws ObjectNotFoundError. */
+  read(key: string, options?: DriverCallOptions & { range?: ByteRange }): Promise<Readable>;
+  /**
+   * Stores a whole object atomically: readers see the previous value or the complete new one,
+   * never a partial one. A failed or aborted write leaves nothing new visible. Returns the size.
+   */
+  write(key: string, body: Readable | Uint8Array, options?: DriverCallOptions): Promise<number>;
+  /**
+   * Appends a stream to an object, creating it when absent; used for upload sessions only.
+   * Returns the object's new size. When it fails the object may keep a partial tail: callers
+   * re-read the size with stat().
+   */
+  append(key: string, body: Readable, options?: DriverCallOptions): Promise<number>;
+  /** Moves an object to a new key atomically, replacing any object already there. */
+  move(from: string, to: string): Promise<void>;
+  /** Deletes one key, or every key below a prefix that ends with '/'. Deleting nothing is not an error. */
+  delete(keyOrPrefix: string): Promise<void>;
+  /** Every object below a prefix ('' for all), recursively, in no particular order. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Releases resources (connections, timers). */
+  close?(): Promise<void>;
+}
+
+export class StorageDriverError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class ObjectNotFoundError extends StorageDriverError {
+  constructor(readonly key: string) {
+    super(`no object at key ${JSON.stringify(key)}`);
+  }
+}
+
+export class InvalidKeyError extends StorageDriverError {
+  constructor(
+    readonly key: string,
+    reason: string,
+  ) {
+    super(`invalid storage key ${JSON.stringify(key)}: ${reason}`);
+  }
+}
