@@ -1,0 +1,74 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { environmentVariables, loadConfig } from '../../src/config/load.js';
+import { ConfigError, defaultConfig, durationMs } from '../../src/config/schema.js';
+
+describe('loadConfig', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'berth-config-'));
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  it('gives the schema defaults when nothing is set', () => {
+    expect(loadConfig({ env: {} })).toEqual(defaultConfig());
+  });
+
+  it('layers file, environment and flags in that order', async () => {
+    const file = join(dir, 'berth.yaml');
+    await writeFile(
+      file,
+      'dataDir: /from/file\nserver:\n  listen: 127.0.0.1:6000\nstorage:\n  delete:\n    enabled: false\n',
+    );
+    const config = loadConfig({
+      file,
+      env: { BERTH_SERVER_LISTEN: '127.0.0.1:7000', BERTH_LIMITS_MANIFEST_MAX_BYTES: '1024' },
+      flags: { dataDir: '/from/flag' },
+    });
+    expect(config.dataDir).toBe('/from/flag');
+    expect(config.server.listen).toBe('127.0.0.1:7000');
+    expect(config.storage.delete.enabled).toBe(false);
+    expect(config.limits.manifestMaxBytes).toBe(1024);
+  });
+
+  it('names the key and the reason of a bad setting', async () => {
+    const file = join(dir, 'bad.yaml');
+    await writeFile(file, 'server:\n  listen: nonsense\n  colour: blue\n');
+    expect(() => loadConfig({ file, env: {} })).toThrow(/server\.listen: HOST:PORT/);
+    expect(() => loadConfig({ file, env: {} })).toThrow(/server\.colour/);
+    expect(() => loadConfig({ env: { BERTH_STORAGE_DELETE_ENABLED: 'maybe' } })).toThrow(
+      /storage\.delete\.enabled/,
+    );
+    expect(() => loadConfig({ env: { BERTH_NO_SUCH_THING: '1' } })).toThrow(ConfigError);
+    expect(() => loadConfig({ env: {}, flags: { uploads: { maxAge: 'forever' } } })).toThrow(
+      /uploads\.maxAge/,
+    );
+  });
+
+  it('refuses a config file that is not a mapping', async () => {
+    const file = join(dir, 'list.yaml');
+    await writeFile(file, '- a\n- b\n');
+    expect(() => loadConfig({ file, env: {} })).toThrow(/mapping/);
+  });
+
+  it('derives one environment variable per setting', () => {
+    const names = [...environmentVariables().keys()];
+    expect(names).toContain('BERTH_DATA_DIR');
+    expect(names).toContain('BERTH_STORAGE_FILESYSTEM_FSYNC');
+    expect(names).toContain('BERTH_UPLOADS_PURGE_INTERVAL');
+  });
+});
+
+describe('durationMs', () => {
+  it.each([
+    ['500ms', 500],
+    ['30s', 30_000],
+    ['15m', 900_000],
+    ['24h', 86_400_000],
+    ['7d', 604_800_000],
+  ])('reads %s', (value, ms) => {
+    expect(durationMs(value)).toBe(ms);
+  });
+});
