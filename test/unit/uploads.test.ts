@@ -1,0 +1,117 @@
+// Domain tests of upload sessions on the memory driver and an in-memory SQLite index.
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createMemoryDriver } from '../../storage-drivers/memory.js';
+import type { StorageDriver } from '../../storage-drivers/types.js';
+import { openDatabase } from '../../src/metadata/db.js';
+import { createSqliteMetadataStore } from '../../src/metadata/sqlite-store.js';
+import type { MetadataStore } from '../../src/registry/metadata-store.js';
+import { DigestInvalidError, RangeNotSatisfiableError } from '../../src/registry/errors.js';
+import type { Digest, RepoName } from '../../src/registry/references.js';
+import { createRegistry } from '../../src/registry/registry.js';
+
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+const repo = 'team/app' as RepoName;
+const sha256 = (data: Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}` as Digest;
+
+function registryOver(driver: StorageDriver, metadata: MetadataStore, now = () => 1_000) {
+  let id = 0;
+  return createRegistry({
+    driver,
+    metadata,
+    log: silent,
+    limits: { manifestMaxBytes: 4 * 1024 * 1024, manifestCacheBytes: 1024 * 1024 },
+    deleteEnabled: true,
+    clock: now,
+    newId: () => `00000000-0000-4000-8000-${String(++id).padStart(12, '0')}`,
+  });
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+describe('upload sessions', () => {
+  const setup = () => {
+    const driver = createMemoryDriver();
+    const metadata = createSqliteMetadataStore(openDatabase(':memory:'));
+    return { driver, metadata, registry: registryOver(driver, metadata) };
+  };
+
+  it('publishes a chunked upload only after its digest is verified', async () => {
+    const { registry, driver } = setup();
+    const data = randomBytes(3000);
+    const upload = registry.uploads.start(repo);
+    await registry.uploads.appendChunk(repo, upload.id, Readable.from([data.subarray(0, 1000)]), {
+      start: 0,
+      end: 999,
+    });
+    expect(() => registry.blobs.stat(repo, sha256(data))).toThrow();
+    await registry.uploads.appendChunk(repo, upload.id, Readable.from([data.subarray(1000)]), {
+      start: 1000,
+      end: 2999,
+    });
+    await registry.uploads.complete(repo, upload.id, sha256(data));
+    expect(registry.blobs.stat(repo, sha256(data))).toEqual({ size: 3000 });
+    expect((await readAll((await registry.blobs.open(repo, sha256(data))).stream)).equals(data)).toBe(true);
+    const leftovers = [];
+    for await (const o of driver.list('uploads/')) leftovers.push(o);
+    expect(leftovers).toEqual([]);
+  });
+
+  it('resumes an upload after a restart by re-hashing the stored bytes', async () => {
+    const { driver, metadata, registry } = setup();
+    const data = randomBytes(5000);
+    const upload = registry.uploads.start(repo);
+    await registry.uploads.appendChunk(repo, upload.id, Readable.from([data.subarray(0, 2000)]));
+    const restarted = registryOver(driver, metadata);
+    expect(restarted.uploads.status(repo, upload.id).size).toBe(2000);
+    await restarted.uploads.complete(repo, upload.id, sha256(data), Readable.from([data.subarray(2000)]));
+    expect(restarted.blobs.stat(repo, sha256(data))).toEqual({ size: 5000 });
+  });
+
+  it('refuses a chunk that does not start at the current offset, and keeps the session', async () => {
+    const { registry } = setup();
+    const upload = registry.uploads.start(repo);
+    await registry.uploads.appendChunk(repo, upload.id, Readable.from([Buffer.from('abcd')]), {
+      start: 0,
+      end: 3,
+    });
+    await expect(
+      registry.uploads.appendChunk(repo, upload.id, Readable.from([Buffer.from('xy')]), { start: 2, end: 3 }),
+    ).rejects.toBeInstanceOf(RangeNotSatisfiableError);
+    expect(registry.uploads.status(repo, upload.id).size).toBe(4);
+  });
+
+  it('drops the session and publishes nothing when the digest does not match', async () => {
+    const { registry, driver } = setup();
+    const upload = registry.uploads.start(repo);
+    const wrong = sha256(Buffer.from('something else'));
+    await expect(
+      registry.uploads.complete(repo, upload.id, wrong, Readable.from([Buffer.from('payload')])),
+    ).rejects.toBeInstanceOf(DigestInvalidError);
+    expect(() => registry.uploads.status(repo, upload.id)).toThrow();
+    expect(() => registry.blobs.stat(repo, sha256(Buffer.from('payload')))).toThrow();
+    const keys = [];
+    for await (const o of driver.list('')) keys.push(o.key);
+    expect(keys).toEqual([]);
+  });
+
+  it('purges sessions idle for longer than the cut-off', async () => {
+    let now = 1_000;
+    const driver = createMemoryDriver();
+    const metadata = createSqliteMetadataStore(openDatabase(':memory:'));
+    const registry = registryOver(driver, metadata, () => now);
+    const stale = registry.uploads.start(repo);
+    await registry.uploads.appendChunk(repo, stale.id, Readable.from([Buffer.from('old')]));
+    now = 5_000;
+    const fresh = registry.uploads.start(repo);
+    expect(await registry.uploads.purgeStale(2_000)).toBe(1);
+    expect(() => registry.uploads.status(repo, stale.id)).toThrow();
+    expect(registry.uploads.status(repo, fresh.id).size).toBe(0);
+    expect(await driver.stat(`uploads/${stale.id}/data`)).toBeUndefined();
+  });
+});
