@@ -2,7 +2,9 @@
 // alone decides statuses and writes the OCI error body {"errors":[{"code","message","detail"}]}.
 import type { Context, Next } from 'koa';
 import {
+  ChunkOutOfOrderError,
   ManifestTooLargeError,
+  RangeNotSatisfiableError,
   RegistryError,
   UnauthorizedError,
   type OciErrorCode,
@@ -25,13 +27,13 @@ const STATUS_BY_CODE: Record<OciErrorCode, number> = {
   DENIED: 403,
   UNSUPPORTED: 405,
   TOOMANYREQUESTS: 429,
-  RANGE_INVALID: 416,
-  PAGINATION_NUMBER_INVALID: 400,
 };
 
 /** Errors whose situation calls for another status than their code's default. */
 const STATUS_BY_ERROR: ReadonlyArray<[abstract new (...args: never[]) => RegistryError, number]> = [
   [ManifestTooLargeError, 413],
+  [ChunkOutOfOrderError, 416],
+  [RangeNotSatisfiableError, 416],
 ];
 
 /** An HTTP-level failure with no domain meaning (unknown endpoint, wrong method). */
@@ -76,6 +78,9 @@ export function errorResponder(log: Logger) {
         ctx.status = statusOf(err);
         ctx.body = errorBody(err.code, err.message, err.detail);
         if (err instanceof UnauthorizedError) ctx.set('WWW-Authenticate', 'Basic realm="berth"');
+        if (err instanceof RangeNotSatisfiableError && err.blobSize !== undefined) {
+          ctx.set('Content-Range', `bytes */${err.blobSize}`);
+        }
         return;
       }
       if (isClientAbort(err) || ctx.req.destroyed) {

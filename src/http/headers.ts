@@ -1,5 +1,9 @@
 // Parsing and building the HTTP headers the Docker/OCI protocol relies on.
-import { RangeNotSatisfiableError, BlobUploadInvalidError } from '../registry/errors.js';
+import {
+  BlobUploadInvalidError,
+  ChunkOutOfOrderError,
+  RangeNotSatisfiableError,
+} from '../registry/errors.js';
 import type { RequestedRange } from '../registry/blobs.js';
 import type { ChunkRange } from '../registry/uploads.js';
 
@@ -32,7 +36,7 @@ export function parseContentRange(value: string | undefined): ChunkRange | undef
   const match = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(value.trim());
   if (!match) throw new BlobUploadInvalidError(`malformed Content-Range ${JSON.stringify(value)}`);
   const range = { start: Number(match[1]), end: Number(match[2]) };
-  if (range.end < range.start) throw new RangeNotSatisfiableError('Content-Range ends before it starts');
+  if (range.end < range.start) throw new ChunkOutOfOrderError('Content-Range ends before it starts');
   return range;
 }
 
@@ -54,4 +58,16 @@ export function acceptedMediaTypes(accept: string | undefined): string[] {
 export function nextLink(path: string, n: number, last: string): string {
   const query = new URLSearchParams({ n: String(n), last });
   return `<${path}?${query.toString()}>; rel="next"`;
+}
+
+/** RFC 9110 13.1.2: whether If-None-Match names this content (weak comparison; `*` matches). */
+export function ifNoneMatchHits(header: string | undefined, digest: string): boolean {
+  if (!header) return false;
+  return header.split(',').some((raw) => {
+    const tag = raw
+      .trim()
+      .replace(/^W\//, '')
+      .replace(/^"(.*)"$/, '$1');
+    return tag === '*' || tag === digest;
+  });
 }

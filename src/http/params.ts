@@ -1,6 +1,6 @@
 // Route parameters and query values, parsed into the domain's branded types (or typed errors).
 import type { Context } from 'koa';
-import { PaginationNumberInvalidError, DigestInvalidError } from '../registry/errors.js';
+import { DigestInvalidError } from '../registry/errors.js';
 import type { Page } from '../registry/metadata-store.js';
 import {
   parseDigest,
@@ -35,7 +35,7 @@ export function requiredDigestQuery(ctx: Context): Digest {
 export function page(ctx: Context): Page {
   const n = queryValue(ctx, 'n');
   const last = queryValue(ctx, 'last');
-  if (n === undefined || n === '') return { last };
-  if (!/^\d+$/.test(n)) throw new PaginationNumberInvalidError(n);
+  // Like Distribution, a missing or malformed `n` means "no limit" rather than an error.
+  if (n === undefined || !/^\d+$/.test(n)) return { last };
   return { last, limit: Math.min(Number(n), MAX_PAGE_SIZE) };
 }

@@ -56,7 +56,7 @@ export function createSqliteMetadataStore(db: SqliteDatabase, now: () => number 
     ensureRepository: db.prepare(
       'INSERT INTO repositories (name, created_at) VALUES (@repository, @now) ON CONFLICT (name) DO NOTHING',
     ),
-    repositoryExists: db.prepare('SELECT 1 FROM repositories WHERE name = ?').pluck(),
+    repositoryExists: db.prepare(`SELECT 1 FROM manifests WHERE repository_id = ${repoId} LIMIT 1`).pluck(),
     findRepositoryBlob: db.prepare(
       `SELECT b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
        WHERE rb.repository_id = ${repoId} AND rb.digest = @digest`,
@@ -117,20 +117,26 @@ export function createSqliteMetadataStore(db: SqliteDatabase, now: () => number 
     listUploadsUpdatedBefore: db.prepare('SELECT * FROM uploads WHERE updated_at < ? ORDER BY updated_at'),
   };
 
-  // Set differences against the index, in one query per call rather than one per digest.
-  const presentIn = (table: 'repository_blobs' | 'manifests') =>
-    db
-      .prepare(
-        `SELECT digest FROM ${table} WHERE repository_id = ${repoId}
-         AND digest IN (SELECT value FROM json_each(@digests))`,
-      )
-      .pluck();
-  const present = { repository_blobs: presentIn('repository_blobs'), manifests: presentIn('manifests') };
-  const missingIn = (table: keyof typeof present, repository: RepoName, digests: readonly Digest[]) => {
-    if (digests.length === 0) return [];
-    const unique = [...new Set(digests)];
-    const found = new Set(present[table].all({ repository, digests: JSON.stringify(unique) }) as string[]);
-    return unique.filter((digest) => !found.has(digest));
+  // Lookups of many digests in one query rather than one per digest.
+  const sizesIn = (from: string) =>
+    db.prepare(
+      `SELECT digest, size FROM ${from} WHERE repository_id = ${repoId}
+       AND digest IN (SELECT value FROM json_each(@digests))`,
+    );
+  const sizeLookups = {
+    blobs: sizesIn('repository_blobs JOIN blobs USING (digest)'),
+    manifests: sizesIn('manifests'),
+  };
+  const sizes = (kind: keyof typeof sizeLookups, repository: RepoName, digests: readonly Digest[]) => {
+    if (digests.length === 0) return new Map<Digest, number>();
+    const rows = sizeLookups[kind].all({
+      repository,
+      digests: JSON.stringify([...new Set(digests)]),
+    }) as Array<{
+      digest: Digest;
+      size: number;
+    }>;
+    return new Map(rows.map((row) => [row.digest, row.size]));
   };
 
   const linkBlob = db.transaction((repository: RepoName, digest: Digest, size: number) => {
@@ -174,7 +180,7 @@ export function createSqliteMetadataStore(db: SqliteDatabase, now: () => number 
     findBlob: (digest) => statements.findBlob.get(digest) as { size: number } | undefined,
     linkBlob: (repository, digest, size) => linkBlob(repository, digest, size),
     unlinkBlob: (repository, digest) => statements.unlinkBlob.run({ repository, digest }).changes > 0,
-    missingBlobs: (repository, digests) => missingIn('repository_blobs', repository, digests),
+    repositoryBlobSizes: (repository, digests) => sizes('blobs', repository, digests),
 
     findManifest(repository, digest) {
       const row = statements.findManifest.get({ repository, digest }) as ManifestRow | undefined;
@@ -184,13 +190,13 @@ export function createSqliteMetadataStore(db: SqliteDatabase, now: () => number 
       const row = statements.resolveTag.get({ repository, tag }) as ManifestRow | undefined;
       return row && toManifest(row);
     },
-    missingManifests: (repository, digests) => missingIn('manifests', repository, digests),
+    repositoryManifestSizes: (repository, digests) => sizes('manifests', repository, digests),
     putManifest: (repository, manifest, references, tag) =>
       putManifest(repository, manifest, references, tag),
     deleteManifest: (repository, digest) => statements.deleteManifest.run({ repository, digest }).changes > 0,
     deleteTag: (repository, tag) => statements.deleteTag.run({ repository, tag }).changes > 0,
 
-    repositoryExists: (repository) => statements.repositoryExists.get(repository) !== undefined,
+    repositoryExists: (repository) => statements.repositoryExists.get({ repository }) !== undefined,
     listTags: (repository, page) =>
       statements.listTags.pluck().all({ repository, ...pageParams(page) }) as Tag[],
     listRepositories: (page) => statements.listRepositories.pluck().all(pageParams(page)) as RepoName[],

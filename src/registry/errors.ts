@@ -17,8 +17,6 @@ export const OCI_ERROR_CODES = [
   'DENIED',
   'UNSUPPORTED',
   'TOOMANYREQUESTS',
-  'RANGE_INVALID',
-  'PAGINATION_NUMBER_INVALID',
 ] as const;
 
 export type OciErrorCode = (typeof OCI_ERROR_CODES)[number];
@@ -52,13 +50,20 @@ export class BlobUploadInvalidError extends RegistryError {
   }
 }
 
-/** A chunk that does not start at the upload's current offset, or whose length disagrees. */
+/** A chunk that does not start at the upload's current offset (OCI dist-spec: 416). */
+export class ChunkOutOfOrderError extends RegistryError {
+  constructor(reason: string) {
+    super('BLOB_UPLOAD_INVALID', 'chunk out of order', { reason });
+  }
+}
+
+/** A byte range outside the blob (RFC 9110 15.5.17: 416 with Content-Range: bytes *\/size). */
 export class RangeNotSatisfiableError extends RegistryError {
   constructor(
     reason: string,
-    readonly currentSize?: number,
+    readonly blobSize?: number,
   ) {
-    super('RANGE_INVALID', 'requested range not satisfiable', { reason, size: currentSize });
+    super('SIZE_INVALID', 'requested range not satisfiable', { reason });
   }
 }
 
@@ -119,12 +124,6 @@ export class SizeInvalidError extends RegistryError {
 export class UnsupportedError extends RegistryError {
   constructor(reason: string) {
     super('UNSUPPORTED', 'the operation is unsupported', { reason });
-  }
-}
-
-export class PaginationNumberInvalidError extends RegistryError {
-  constructor(n: string) {
-    super('PAGINATION_NUMBER_INVALID', 'invalid number of results requested', { n });
   }
 }
 

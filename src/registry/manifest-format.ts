@@ -58,15 +58,21 @@ const imageIndex = z.object({
 
 type Descriptor = z.infer<typeof descriptor>;
 
+/** A referenced digest with the size its descriptor claims. */
+export interface Target {
+  digest: Digest;
+  size: number;
+}
+
 export interface ParsedManifest {
   mediaType: string;
   artifactType: string | null;
   subject: Digest | null;
   annotations: Record<string, string> | null;
   /** Blobs that must be readable in the repository (config and distributable layers). */
-  blobs: Digest[];
+  blobs: Target[];
   /** Manifests that must exist in the repository (index children). */
-  manifests: Digest[];
+  manifests: Target[];
 }
 
 // Docker foreign layers and OCI non-distributable layers live elsewhere (their `urls`), so the
@@ -77,6 +83,10 @@ function isExternalLayer(layer: Descriptor): boolean {
     (layer.mediaType.startsWith('application/vnd.docker.image.rootfs.foreign.') ||
       layer.mediaType.startsWith('application/vnd.oci.image.layer.nondistributable.'))
   );
+}
+
+function target(d: Descriptor, where: string): Target {
+  return { digest: descriptorDigest(d, where), size: d.size };
 }
 
 function descriptorDigest(d: Descriptor, where: string): Digest {
@@ -136,7 +146,7 @@ export function parseManifest(contentType: string, bytes: Buffer): ParsedManifes
       subject: index.subject ? descriptorDigest(index.subject, 'subject') : null,
       annotations: index.annotations ?? null,
       blobs: [],
-      manifests: index.manifests.map((m, i) => descriptorDigest(m, `manifests[${i}]`)),
+      manifests: index.manifests.map((m, i) => target(m, `manifests[${i}]`)),
     };
   }
 
@@ -145,10 +155,10 @@ export function parseManifest(contentType: string, bytes: Buffer): ParsedManifes
   const manifest = parsed.data;
   // OCI image-spec v1.1: artifactType, else the config media type, identifies an artifact.
   const artifactType = manifest.artifactType ?? manifest.config.mediaType;
-  const blobs = [descriptorDigest(manifest.config, 'config')];
+  const blobs = [target(manifest.config, 'config')];
   manifest.layers.forEach((layer, i) => {
-    const digest = descriptorDigest(layer, `layers[${i}]`);
-    if (!isExternalLayer(layer)) blobs.push(digest);
+    const layerTarget = target(layer, `layers[${i}]`);
+    if (!isExternalLayer(layer)) blobs.push(layerTarget);
   });
   return {
     mediaType,

@@ -6,20 +6,30 @@ import type { RegistryDeps } from './deps.js';
 import {
   DigestInvalidError,
   ManifestBlobUnknownError,
+  ManifestInvalidError,
   ManifestTooLargeError,
   ManifestUnknownError,
   UnsupportedError,
 } from './errors.js';
 import { newHash } from './hashing.js';
 import { blobKey } from './layout.js';
-import { parseManifest } from './manifest-format.js';
+import { parseManifest, type Target } from './manifest-format.js';
 import { createByteBudgetCache } from './byte-budget-cache.js';
 import type { ManifestRecord } from './metadata-store.js';
 import { digestAlgorithm, formatDigest, type Digest, type Reference, type RepoName } from './references.js';
 
-export interface StoredManifest {
-  record: ManifestRecord;
-  bytes: Buffer;
+/** Every target must be in the repository (MANIFEST_BLOB_UNKNOWN) with the size its descriptor claims. */
+function assertPresent(targets: Target[], sizesOf: (digests: Digest[]) => Map<Digest, number>): void {
+  const sizes = sizesOf(targets.map((t) => t.digest));
+  for (const { digest, size } of targets) {
+    const stored = sizes.get(digest);
+    if (stored === undefined) throw new ManifestBlobUnknownError(digest);
+    if (stored !== size) {
+      throw new ManifestInvalidError(
+        `descriptor of ${digest} says ${size} bytes, the stored content has ${stored}`,
+      );
+    }
+  }
 }
 
 function describe(reference: Reference): string {
@@ -56,12 +66,11 @@ export function createManifestService({ driver, metadata, limits, deleteEnabled 
   }
 
   return {
+    /** The index entry of a manifest (MANIFEST_UNKNOWN when the repository has none). */
     head: resolve,
 
-    async get(repository: RepoName, reference: Reference): Promise<StoredManifest> {
-      const record = resolve(repository, reference);
-      return { record, bytes: await readBytes(record) };
-    },
+    /** The exact bytes of a manifest found by head(). */
+    read: readBytes,
 
     /**
      * Stores a manifest after checking its format, its digest (when pushed by digest) and that
@@ -78,10 +87,8 @@ export function createManifestService({ driver, metadata, limits, deleteEnabled 
           computed: digest,
         });
       }
-      const [missingBlob] = metadata.missingBlobs(repository, parsed.blobs);
-      if (missingBlob) throw new ManifestBlobUnknownError(missingBlob);
-      const [missingManifest] = metadata.missingManifests(repository, parsed.manifests);
-      if (missingManifest) throw new ManifestBlobUnknownError(missingManifest);
+      assertPresent(parsed.blobs, (digests) => metadata.repositoryBlobSizes(repository, digests));
+      assertPresent(parsed.manifests, (digests) => metadata.repositoryManifestSizes(repository, digests));
 
       if (!(await driver.stat(blobKey(digest)))) await driver.write(blobKey(digest), bytes);
       const record: ManifestRecord = {
@@ -95,7 +102,7 @@ export function createManifestService({ driver, metadata, limits, deleteEnabled 
       metadata.putManifest(
         repository,
         record,
-        { blobs: parsed.blobs, manifests: parsed.manifests },
+        { blobs: parsed.blobs.map((t) => t.digest), manifests: parsed.manifests.map((t) => t.digest) },
         reference.kind === 'tag' ? reference.tag : undefined,
       );
       cache.set(digest, bytes);

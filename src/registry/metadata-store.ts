@@ -43,13 +43,13 @@ export interface MetadataStore {
   linkBlob(repository: RepoName, digest: Digest, size: number): void;
   /** Removes a repository's access to a blob; false when it had none. */
   unlinkBlob(repository: RepoName, digest: Digest): boolean;
-  /** The subset of `digests` that `repository` cannot read. */
-  missingBlobs(repository: RepoName, digests: readonly Digest[]): Digest[];
+  /** Sizes of those of `digests` that `repository` can read. */
+  repositoryBlobSizes(repository: RepoName, digests: readonly Digest[]): Map<Digest, number>;
 
   findManifest(repository: RepoName, digest: Digest): ManifestRecord | undefined;
   resolveTag(repository: RepoName, tag: Tag): ManifestRecord | undefined;
-  /** The subset of `digests` that are not manifests of `repository`. */
-  missingManifests(repository: RepoName, digests: readonly Digest[]): Digest[];
+  /** Sizes of those of `digests` that are manifests of `repository`. */
+  repositoryManifestSizes(repository: RepoName, digests: readonly Digest[]): Map<Digest, number>;
   /** Records a manifest, what it references and, when given, points `tag` at it. */
   putManifest(
     repository: RepoName,
@@ -61,6 +61,7 @@ export interface MetadataStore {
   deleteManifest(repository: RepoName, digest: Digest): boolean;
   deleteTag(repository: RepoName, tag: Tag): boolean;
 
+  /** A repository exists while it holds at least one manifest (as in the catalog). */
   repositoryExists(repository: RepoName): boolean;
   /** Tags in lexical order. */
   listTags(repository: RepoName, page: Page): Tag[];

@@ -12,7 +12,7 @@ import {
   BlobUploadInvalidError,
   BlobUploadUnknownError,
   DigestInvalidError,
-  RangeNotSatisfiableError,
+  ChunkOutOfOrderError,
   SizeInvalidError,
 } from './errors.js';
 import { HashingCounter, hashStream, newHash } from './hashing.js';
@@ -64,10 +64,7 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
 
   async function append(upload: UploadRecord, body: Readable, range?: ChunkRange, signal?: AbortSignal) {
     if (range && range.start !== upload.size) {
-      throw new RangeNotSatisfiableError(
-        `chunk starts at ${range.start}, upload is at ${upload.size}`,
-        upload.size,
-      );
+      throw new ChunkOutOfOrderError(`chunk starts at ${range.start}, upload is at ${upload.size}`);
     }
     if (writing.has(upload.id)) throw new BlobUploadInvalidError('another request is writing to this upload');
     writing.add(upload.id);

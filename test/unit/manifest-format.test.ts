@@ -25,7 +25,10 @@ describe('parseManifest', () => {
       mediaType: MEDIA_TYPES.ociManifest,
       artifactType: 'application/vnd.oci.image.config.v1+json',
       subject: null,
-      blobs: [d('c'), d('a')],
+      blobs: [
+        { digest: d('c'), size: 10 },
+        { digest: d('a'), size: 10 },
+      ],
       manifests: [],
     });
   });
@@ -54,7 +57,10 @@ describe('parseManifest', () => {
     expect(parseManifest(MEDIA_TYPES.dockerManifestList, body(index))).toMatchObject({
       mediaType: MEDIA_TYPES.dockerManifestList,
       blobs: [],
-      manifests: [d('1'), d('2')],
+      manifests: [
+        { digest: d('1'), size: 10 },
+        { digest: d('2'), size: 10 },
+      ],
     });
   });
 
@@ -74,7 +80,9 @@ describe('parseManifest', () => {
         }),
       ],
     };
-    expect(parseManifest(MEDIA_TYPES.dockerManifest, body(withForeign)).blobs).toEqual([d('c')]);
+    expect(parseManifest(MEDIA_TYPES.dockerManifest, body(withForeign)).blobs).toEqual([
+      { digest: d('c'), size: 10 },
+    ]);
   });
 
   it.each([

@@ -47,7 +47,9 @@ describe('sqlite metadata store', () => {
     expect(store.findRepositoryBlob(repo('a'), digest('1'))).toEqual({ size: 10 });
     expect(store.findRepositoryBlob(repo('b'), digest('1'))).toBeUndefined();
     expect(store.findBlob(digest('1'))).toEqual({ size: 10 });
-    expect(store.missingBlobs(repo('a'), [digest('1'), digest('2'), digest('2')])).toEqual([digest('2')]);
+    expect(store.repositoryBlobSizes(repo('a'), [digest('1'), digest('2'), digest('2')])).toEqual(
+      new Map([[digest('1'), 10]]),
+    );
     expect(store.unlinkBlob(repo('a'), digest('1'))).toBe(true);
     expect(store.unlinkBlob(repo('a'), digest('1'))).toBe(false);
   });
@@ -62,7 +64,7 @@ describe('sqlite metadata store', () => {
     expect(store.resolveTag(repo('r'), 'b' as Tag)?.digest).toBe(digest('m'));
     expect(store.deleteManifest(repo('r'), digest('m'))).toBe(true);
     expect(store.listTags(repo('r'), {})).toEqual([]);
-    expect(store.repositoryExists(repo('r'))).toBe(true);
+    expect(store.repositoryExists(repo('r'))).toBe(false);
     expect(store.listRepositories({})).toEqual([]);
   });
 

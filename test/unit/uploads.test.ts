@@ -7,7 +7,7 @@ import type { StorageDriver } from '../../storage-drivers/types.js';
 import { openDatabase } from '../../src/metadata/db.js';
 import { createSqliteMetadataStore } from '../../src/metadata/sqlite-store.js';
 import type { MetadataStore } from '../../src/registry/metadata-store.js';
-import { DigestInvalidError, RangeNotSatisfiableError } from '../../src/registry/errors.js';
+import { DigestInvalidError, ChunkOutOfOrderError } from '../../src/registry/errors.js';
 import type { Digest, RepoName } from '../../src/registry/references.js';
 import { createRegistry } from '../../src/registry/registry.js';
 
@@ -82,7 +82,7 @@ describe('upload sessions', () => {
     });
     await expect(
       registry.uploads.appendChunk(repo, upload.id, Readable.from([Buffer.from('xy')]), { start: 2, end: 3 }),
-    ).rejects.toBeInstanceOf(RangeNotSatisfiableError);
+    ).rejects.toBeInstanceOf(ChunkOutOfOrderError);
     expect(registry.uploads.status(repo, upload.id).size).toBe(4);
   });
 

@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import { respondEmpty } from '../respond.js';
 import type { Registry } from '../../registry/registry.js';
-import { parseRangeHeader } from '../headers.js';
+import { ifNoneMatchHits, parseRangeHeader } from '../headers.js';
 import { digestParam, repoName } from '../params.js';
 import { abortSignalFor } from '../body.js';
 
@@ -15,8 +15,12 @@ export function blobHandlers(registry: Registry) {
       ctx.set('Accept-Ranges', 'bytes');
       ctx.set('ETag', `"${digest}"`);
       ctx.set('Cache-Control', 'max-age=31536000');
+      const { size } = registry.blobs.stat(repository, digest);
+      if (ifNoneMatchHits(ctx.get('If-None-Match'), digest)) {
+        ctx.status = 304;
+        return;
+      }
       if (ctx.method === 'HEAD') {
-        const { size } = registry.blobs.stat(repository, digest);
         ctx.status = 200;
         ctx.type = 'application/octet-stream';
         ctx.length = size;

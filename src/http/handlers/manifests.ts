@@ -5,7 +5,7 @@ import { isIndexMediaType } from '../../registry/manifest-format.js';
 import type { ManifestRecord } from '../../registry/metadata-store.js';
 import type { Registry } from '../../registry/registry.js';
 import { readCappedBody } from '../body.js';
-import { acceptedMediaTypes } from '../headers.js';
+import { acceptedMediaTypes, ifNoneMatchHits } from '../headers.js';
 import { reference, repoName } from '../params.js';
 
 /**
@@ -36,20 +36,14 @@ export function manifestHandlers(registry: Registry, manifestMaxBytes: number) {
     async get(ctx: Context) {
       const repository = repoName(ctx);
       const ref = reference(ctx);
-      if (ctx.method === 'HEAD') {
-        const record = registry.manifests.head(repository, ref);
-        assertAcceptable(ctx, record);
-        setManifestHeaders(ctx, record);
-        return;
-      }
-      const { record, bytes } = await registry.manifests.get(repository, ref);
+      const record = registry.manifests.head(repository, ref);
       assertAcceptable(ctx, record);
       setManifestHeaders(ctx, record);
-      if (ctx.fresh) {
+      if (ifNoneMatchHits(ctx.get('If-None-Match'), record.digest)) {
         ctx.status = 304;
         return;
       }
-      ctx.body = bytes;
+      if (ctx.method === 'GET') ctx.body = await registry.manifests.read(record);
     },
 
     /** PUT /v2/<name>/manifests/<reference>: 201 with Location, digest and OCI-Subject. */
