@@ -12,6 +12,7 @@ import { allowEverything } from './http/access.js';
 import { createApp } from './http/app.js';
 import { createLogger } from './log.js';
 import { openDatabase } from './metadata/db.js';
+import { withReadCache } from './metadata/read-cache.js';
 import { createSqliteMetadataStore } from './metadata/sqlite-store.js';
 import { createRegistry } from './registry/registry.js';
 
@@ -55,7 +56,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const driver = createDriver(config);
   const db = openDatabase(resolve(config.metadata.path ?? `${config.dataDir}/berth.db`));
-  const metadata = createSqliteMetadataStore(db);
+  const metadata = withReadCache(createSqliteMetadataStore(db));
   const registry = createRegistry({
     driver,
     metadata,
@@ -79,7 +80,12 @@ export async function startServer(
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = 65_000;
   const { host, port } = splitListen(config.server.listen);
-  await listen(server, host, port);
+  try {
+    await listen(server, host, port);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   const bound = server.address() as AddressInfo;
   const address = `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
 
@@ -99,12 +105,15 @@ export async function startServer(
     clearInterval(purgeTimer);
     // Stop accepting, let in-flight requests finish (bounded), then cut what remains.
     const drained = new Promise<void>((done) => server.close(() => done()));
+    // A keep-alive connection turns idle only once its in-flight response is done: sweep until drained.
     server.closeIdleConnections();
+    const sweeper = setInterval(() => server.closeIdleConnections(), 50);
     const deadline = setTimeout(
       () => server.closeAllConnections(),
       durationMs(config.server.shutdownTimeout),
     );
     await drained;
+    clearInterval(sweeper);
     clearTimeout(deadline);
     await driver.close?.();
     db.close();

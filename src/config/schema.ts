@@ -16,10 +16,10 @@ export function durationMs(value: string): number {
 
 const hostPort = z
   .string()
-  .regex(
-    /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/,
-    'HOST:PORT, e.g. "0.0.0.0:5000" or "127.0.0.1:5055"',
-  )
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, {
+    message: 'HOST:PORT, e.g. "0.0.0.0:5000" or "127.0.0.1:5055"',
+    abort: true,
+  })
   .refine((value) => Number(value.slice(value.lastIndexOf(':') + 1)) <= 65535, 'port above 65535');
 
 export const configSchema = z

@@ -72,6 +72,10 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
       const hash = await hashAfterStoredBytes(upload);
       const expected = range ? range.end - range.start + 1 : undefined;
       const counter = new HashingCounter(hash, expected);
+      // A body longer than its Content-Range destroys the request, which also aborts the driver:
+      // report the size problem, not the abort it caused.
+      let sizeError: unknown;
+      counter.once('error', (err) => (sizeError = err));
       let size: number;
       try {
         size = await driver.append(
@@ -84,7 +88,7 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
         progress.delete(upload.id);
         const stored = await driver.stat(uploadDataKey(upload.id)).catch(() => undefined);
         metadata.updateUploadSize(upload.id, stored?.size ?? upload.size, clock());
-        throw err;
+        throw sizeError ?? err;
       }
       remember(upload.id, { hash, size });
       metadata.updateUploadSize(upload.id, size, clock());

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDatabase, schemaVersion } from '../../src/metadata/db.js';
 import { MIGRATIONS } from '../../src/metadata/migrations/index.js';
+import { withReadCache } from '../../src/metadata/read-cache.js';
 import { createSqliteMetadataStore } from '../../src/metadata/sqlite-store.js';
 import type { Digest, RepoName, Tag } from '../../src/registry/references.js';
 
@@ -114,5 +115,37 @@ describe('sqlite metadata store', () => {
     expect(store.listUploadsUpdatedBefore(20).map((u) => u.id)).toEqual(['u1']);
     store.deleteUpload('u1');
     expect(store.findUpload('u1')).toBeUndefined();
+  });
+});
+
+describe('metadata read cache', () => {
+  const open = () => withReadCache(createSqliteMetadataStore(openDatabase(':memory:')));
+  const none = { blobs: [], manifests: [] };
+
+  it('follows tag moves, untags and manifest deletes made through it', () => {
+    const store = open();
+    store.putManifest(repo('r'), manifest('1'), none, 'latest' as Tag);
+    expect(store.resolveTag(repo('r'), 'latest' as Tag)?.digest).toBe(digest('1'));
+    store.putManifest(repo('r'), manifest('2'), none, 'latest' as Tag);
+    expect(store.resolveTag(repo('r'), 'latest' as Tag)?.digest).toBe(digest('2'));
+    store.putManifest(repo('r'), manifest('2'), none, 'stable' as Tag);
+    expect(store.resolveTag(repo('r'), 'stable' as Tag)?.digest).toBe(digest('2'));
+    expect(store.findManifest(repo('r'), digest('2'))).toBeDefined();
+    expect(store.deleteManifest(repo('r'), digest('2'))).toBe(true);
+    expect(store.resolveTag(repo('r'), 'latest' as Tag)).toBeUndefined();
+    expect(store.resolveTag(repo('r'), 'stable' as Tag)).toBeUndefined();
+    expect(store.findManifest(repo('r'), digest('2'))).toBeUndefined();
+    store.putManifest(repo('r'), manifest('1'), none, 'old' as Tag);
+    expect(store.resolveTag(repo('r'), 'old' as Tag)?.digest).toBe(digest('1'));
+    expect(store.deleteTag(repo('r'), 'old' as Tag)).toBe(true);
+    expect(store.resolveTag(repo('r'), 'old' as Tag)).toBeUndefined();
+  });
+
+  it('forgets a blob link once it is removed', () => {
+    const store = open();
+    store.linkBlob(repo('r'), digest('b'), 5);
+    expect(store.findRepositoryBlob(repo('r'), digest('b'))).toEqual({ size: 5 });
+    store.unlinkBlob(repo('r'), digest('b'));
+    expect(store.findRepositoryBlob(repo('r'), digest('b'))).toBeUndefined();
   });
 });
