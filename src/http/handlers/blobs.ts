@@ -11,11 +11,12 @@ export function blobHandlers(registry: Registry) {
     async get(ctx: Context) {
       const repository = repoName(ctx);
       const digest = digestParam(ctx);
+      const { size } = registry.blobs.stat(repository, digest);
       ctx.set('Docker-Content-Digest', digest);
       ctx.set('Accept-Ranges', 'bytes');
       ctx.set('ETag', `"${digest}"`);
+      // Content addressing makes a blob immutable; only found blobs may be cached.
       ctx.set('Cache-Control', 'max-age=31536000');
-      const { size } = registry.blobs.stat(repository, digest);
       if (ifNoneMatchHits(ctx.get('If-None-Match'), digest)) {
         ctx.status = 304;
         return;
