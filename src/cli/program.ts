@@ -35,7 +35,13 @@ export function createProgram(): Command {
   const program = new Command('berth')
     .description('Berth: a private container image registry (OCI Distribution Spec v1.1)')
     .version(packageVersion(), '-v, --version')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .addHelpText(
+      'after',
+      '\nEvery setting is listed with its default in config/default.yaml. Sources, later ones winning:\n' +
+        'defaults, --config FILE (or BERTH_CONFIG), BERTH_* environment variables\n' +
+        '(e.g. storage.delete.enabled -> BERTH_STORAGE_DELETE_ENABLED), then flags.',
+    );
 
   program
     .command('serve')
