@@ -46,8 +46,9 @@ function coerce(raw: string, example: unknown): unknown {
   return raw;
 }
 
-function fromEnvironment(env: NodeJS.ProcessEnv): Tree {
+function fromEnvironment(env: NodeJS.ProcessEnv): { tree: Tree; origins: Map<string, string> } {
   const variables = environmentVariables();
+  const origins = new Map<string, string>();
   let tree: Tree = {};
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || raw === undefined || NON_SETTING_ENV.has(name)) continue;
@@ -58,8 +59,9 @@ function fromEnvironment(env: NodeJS.ProcessEnv): Tree {
       coerce(raw, setting.example),
     );
     tree = merge(tree, leaf as Tree);
+    origins.set(setting.path.join('.'), `${name}=${JSON.stringify(raw)}`);
   }
-  return tree;
+  return { tree, origins };
 }
 
 function fromFile(path: string): Tree {
@@ -92,7 +94,9 @@ export function loadConfig({ file, env = process.env, flags = {} }: ConfigSource
   if (file) {
     tree = merge(tree, fromFile(file));
   }
-  tree = merge(tree, fromEnvironment(env));
+  const environment = fromEnvironment(env);
+  tree = merge(tree, environment.tree);
   tree = merge(tree, flags);
-  return parseConfig(tree, file ? `configuration (from ${file}, environment and flags)` : 'configuration');
+  const source = file ? `configuration (from ${file}, environment and flags)` : 'configuration';
+  return parseConfig(tree, source, environment.origins);
 }

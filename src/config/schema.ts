@@ -95,15 +95,23 @@ export class ConfigError extends Error {
   }
 }
 
-/** Validates raw settings; a failure names every offending key and why. */
-export function parseConfig(raw: unknown, source = 'configuration'): BerthConfig {
+/**
+ * Validates raw settings; a failure names every offending key and why, and where it was set when
+ * `origins` (dotted key -> origin, e.g. an environment variable) says.
+ */
+export function parseConfig(
+  raw: unknown,
+  source = 'configuration',
+  origins: ReadonlyMap<string, string> = new Map(),
+): BerthConfig {
   const result = configSchema.safeParse(raw);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const keys =
       issue.code === 'unrecognized_keys' ? issue.keys.map((k) => [...issue.path, k].join('.')) : [];
     const where = keys.length > 0 ? keys.join(', ') : issue.path.join('.') || '(root)';
-    return `  ${where}: ${issue.message}`;
+    const origin = origins.get(issue.path.join('.'));
+    return `  ${where}: ${issue.message}${origin ? ` (set by ${origin})` : ''}`;
   });
   return fail(`invalid ${source}:\n${problems.join('\n')}`);
 }
