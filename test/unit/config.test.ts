@@ -39,7 +39,7 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ file, env: {} })).toThrow(/server\.listen: HOST:PORT/);
     expect(() => loadConfig({ file, env: {} })).toThrow(/server\.colour/);
     expect(() => loadConfig({ env: { BERTH_STORAGE_DELETE_ENABLED: 'maybe' } })).toThrow(
-      /storage\.delete\.enabled/,
+      /storage\.delete\.enabled: .*\(set by BERTH_STORAGE_DELETE_ENABLED="maybe"\)/,
     );
     expect(() => loadConfig({ env: { BERTH_NO_SUCH_THING: '1' } })).toThrow(ConfigError);
     expect(() => loadConfig({ env: {}, flags: { uploads: { maxAge: 'forever' } } })).toThrow(
