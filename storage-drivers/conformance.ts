@@ -109,6 +109,32 @@ export function describeDriverConformance(name: string, create: () => Promise<Dr
       expect((await readAll(await driver.read('up/data'))).toString()).toBe('abcdefg');
     });
 
+    it('stats, reads ranges of, lists and moves an object built by appends', async () => {
+      const chunks = [randomBytes(1000), randomBytes(0), randomBytes(24), randomBytes(3000)];
+      for (const chunk of chunks) await driver.append('up/data', Readable.from([chunk]));
+      const whole = Buffer.concat(chunks);
+      expect(await driver.stat('up/data')).toEqual({ key: 'up/data', size: whole.length });
+      const span = await readAll(await driver.read('up/data', { range: { start: 990, end: 1030 } }));
+      expect(span.equals(whole.subarray(990, 1031))).toBe(true);
+      expect(await listAll(driver, 'up/')).toEqual([{ key: 'up/data', size: whole.length }]);
+      await driver.move('up/data', 'blob/data');
+      expect(await driver.stat('up/data')).toBeUndefined();
+      expect((await readAll(await driver.read('blob/data'))).equals(whole)).toBe(true);
+      expect(await listAll(driver, '')).toEqual([{ key: 'blob/data', size: whole.length }]);
+    });
+
+    it('appends to a written object, and a write replaces an appended one', async () => {
+      const text = async (key: string) => (await readAll(await driver.read(key))).toString();
+      await driver.write('mixed', Buffer.from('abc'));
+      expect(await driver.append('mixed', Readable.from([Buffer.from('def')]))).toBe(6);
+      expect(await text('mixed')).toBe('abcdef');
+      await driver.write('mixed', Buffer.from('xyz'));
+      expect(await driver.stat('mixed')).toEqual({ key: 'mixed', size: 3 });
+      expect(await driver.append('mixed', Readable.from([Buffer.from('!')]))).toBe(4);
+      expect(await text('mixed')).toBe('xyz!');
+      expect(await listAll(driver, '')).toEqual([{ key: 'mixed', size: 4 }]);
+    });
+
     it('moves an object, replacing the destination', async () => {
       await driver.write('from/x', Buffer.from('one'));
       await driver.write('to/x', Buffer.from('two'));
