@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { createFilesystemDriver } from '../storage-drivers/filesystem.js';
 import { createMemoryDriver } from '../storage-drivers/memory.js';
+import { createS3Driver } from '../storage-drivers/s3.js';
 import type { StorageDriver } from '../storage-drivers/types.js';
 import { durationMs, type BerthConfig } from './config/schema.js';
 import { allowEverything } from './http/access.js';
@@ -26,6 +27,24 @@ function createDriver(config: BerthConfig): StorageDriver {
   switch (config.storage.driver) {
     case 'memory':
       return createMemoryDriver();
+    case 's3': {
+      const s3 = config.storage.s3;
+      return createS3Driver({
+        bucket: s3.bucket ?? '', // the schema requires it when the driver is s3
+        prefix: s3.prefix,
+        region: s3.region,
+        endpoint: s3.endpoint ?? undefined,
+        forcePathStyle: s3.forcePathStyle,
+        credentials:
+          s3.accessKeyId && s3.secretAccessKey
+            ? { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }
+            : undefined,
+        partSize: s3.partSize,
+        queueSize: s3.queueSize,
+        maxAttempts: s3.maxAttempts,
+        requestTimeoutMs: durationMs(s3.requestTimeout),
+      });
+    }
     case 'filesystem':
       return createFilesystemDriver({
         root: resolve(config.storage.filesystem.root ?? `${config.dataDir}/storage`),

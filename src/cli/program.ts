@@ -61,7 +61,15 @@ export function createProgram(): Command {
     .option('-l, --listen <host:port>', 'address to listen on (server.listen)')
     .option('-d, --data <dir>', 'data directory (dataDir)')
     .action((flags: CommonFlags) => {
-      process.stdout.write(stringify(loadConfig({ file: flags.config, flags: flagsToConfig(flags) })));
+      const config = loadConfig({ file: flags.config, flags: flagsToConfig(flags) });
+      const secret = config.storage.s3.secretAccessKey;
+      const shown = secret
+        ? {
+            ...config,
+            storage: { ...config.storage, s3: { ...config.storage.s3, secretAccessKey: '<redacted>' } },
+          }
+        : config;
+      process.stdout.write(stringify(shown));
     });
 
   return program;

@@ -2,6 +2,7 @@
 // lists the same defaults with comments (a test keeps the two equal).
 import { z } from 'zod';
 
+const MiB = 1024 * 1024;
 const DURATION = /^(\d+)(ms|s|m|h|d)$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
@@ -34,11 +35,32 @@ export const configSchema = z
       .prefault({}),
     storage: z
       .object({
-        driver: z.enum(['filesystem', 'memory']).default('filesystem'),
+        driver: z.enum(['filesystem', 's3', 'memory']).default('filesystem'),
         filesystem: z
           .object({
             root: z.string().min(1).nullable().default(null),
             fsync: z.boolean().default(true),
+          })
+          .strict()
+          .prefault({}),
+        s3: z
+          .object({
+            bucket: z.string().min(1).nullable().default(null),
+            prefix: z.string().default(''),
+            region: z.string().min(1).default('us-east-1'),
+            endpoint: z.url().nullable().default(null),
+            forcePathStyle: z.boolean().default(false),
+            accessKeyId: z.string().min(1).nullable().default(null),
+            secretAccessKey: z.string().min(1).nullable().default(null),
+            partSize: z
+              .number()
+              .int()
+              .min(5 * MiB)
+              .max(5 * 1024 * MiB)
+              .default(16 * MiB),
+            queueSize: z.number().int().min(1).max(64).default(4),
+            maxAttempts: z.number().int().min(1).max(20).default(3),
+            requestTimeout: duration.default('60s'),
           })
           .strict()
           .prefault({}),
@@ -48,7 +70,24 @@ export const configSchema = z
           .prefault({}),
       })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .superRefine((storage, ctx) => {
+        if (storage.driver !== 's3') return;
+        if (!storage.s3.bucket) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['s3', 'bucket'],
+            message: 'required when storage.driver is s3',
+          });
+        }
+        if ((storage.s3.accessKeyId === null) !== (storage.s3.secretAccessKey === null)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['s3', 'secretAccessKey'],
+            message: 'accessKeyId and secretAccessKey go together (or leave both null for the SDK chain)',
+          });
+        }
+      }),
     metadata: z
       .object({ path: z.string().min(1).nullable().default(null) })
       .strict()
