@@ -82,6 +82,10 @@ export async function startServer(
     log,
     limits: config.limits,
     deleteEnabled: config.storage.delete.enabled,
+    blobRedirects: {
+      enabled: config.storage.driver === 's3' && config.storage.s3.redirect.enabled,
+      expiresInSeconds: Math.max(1, Math.round(durationMs(config.storage.s3.redirect.expiry) / 1000)),
+    },
     clock: Date.now,
     newId: randomUUID,
   });

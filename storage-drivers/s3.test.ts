@@ -252,6 +252,23 @@ describe.skipIf(missing.length > 0)('s3 driver against Ceph RADOS Gateway', () =
     return { driver, cleanup: async () => driver.close?.() };
   });
 
+  it('gives a presigned URL that serves the object, and refuses a tampered one', async () => {
+    await withDriver('presign', {}, async (driver) => {
+      const data = randomBytes(4096);
+      await driver.write('blob/data', data);
+      const url = await driver.readUrl!('blob/data', { expiresInSeconds: 60 });
+      const served = await fetch(url);
+      expect(served.status).toBe(200);
+      expect(Buffer.from(await served.arrayBuffer()).equals(data)).toBe(true);
+      const ranged = await fetch(url, { headers: { Range: 'bytes=10-19' } });
+      expect(ranged.status).toBe(206);
+      expect(Buffer.from(await ranged.arrayBuffer()).equals(data.subarray(10, 20))).toBe(true);
+      const tampered = new URL(url);
+      tampered.pathname = tampered.pathname.replace('blob/data', 'blob/other');
+      expect((await fetch(tampered)).status).toBe(403);
+    });
+  });
+
   it('round-trips 40 MiB in 5 MiB parts with its sha256', { timeout: 120_000 }, async () => {
     await withDriver('large', { partSize: 5 * MiB, queueSize: 2 }, async (driver, prefix) => {
       const body = generated(40 * MiB);

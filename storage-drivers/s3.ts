@@ -41,6 +41,7 @@
 // Limits: a key must leave room for the 30-character part suffix within S3's 1,024-byte key limit;
 // requestTimeoutMs bounds each request up to its response headers, not a response body being
 // streamed to a slow reader.
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { randomBytes } from 'node:crypto';
 import { Readable, Transform, addAbortSignal, pipeline } from 'node:stream';
 import {
@@ -667,6 +668,13 @@ export function createS3Driver(options: S3DriverOptions): StorageDriver {
         const info = await finish(pending);
         if (info) yield info;
       }
+    },
+
+    async readUrl(key, { expiresInSeconds }) {
+      assertValidKey(key);
+      return getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: objectKey(key) }), {
+        expiresIn: expiresInSeconds,
+      });
     },
 
     async close() {

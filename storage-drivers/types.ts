@@ -41,6 +41,12 @@ export interface StorageDriver {
   delete(keyOrPrefix: string): Promise<void>;
   /** Every object below a prefix ('' for all), recursively, in no particular order. */
   list(prefix: string): AsyncIterable<ObjectInfo>;
+  /**
+   * A short-lived URL from which a client may GET the object's bytes directly, for backends that can
+   * serve them (S3 presigned URLs). Only for objects stored whole by write() or move(), not for ones
+   * built by append().
+   */
+  readUrl?(key: string, options: { expiresInSeconds: number }): Promise<string>;
   /** Releases resources (connections, timers). */
   close?(): Promise<void>;
 }

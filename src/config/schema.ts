@@ -61,6 +61,13 @@ export const configSchema = z
             queueSize: z.number().int().min(1).max(64).default(4),
             maxAttempts: z.number().int().min(1).max(20).default(3),
             requestTimeout: duration.default('60s'),
+            redirect: z
+              .object({
+                enabled: z.boolean().default(true),
+                expiry: duration.default('20m'),
+              })
+              .strict()
+              .prefault({}),
           })
           .strict()
           .prefault({}),

@@ -10,7 +10,15 @@ import type { Digest, RepoName } from './references.js';
 /** A requested byte range before it is checked against the blob's size; suffix = the last N bytes. */
 export type RequestedRange = { start: number; end?: number } | { suffix: number };
 
-export interface BlobContent {
+export type BlobContent = BlobStream | BlobRedirect;
+
+export interface BlobRedirect {
+  size: number;
+  /** Where the client may fetch the bytes itself. */
+  redirect: string;
+}
+
+export interface BlobStream {
   size: number;
   /** The range served, inclusive, when the request asked for one. */
   range?: { start: number; end: number };
@@ -29,7 +37,7 @@ export function resolveRange(requested: RequestedRange, size: number): { start: 
   return { start: requested.start, end };
 }
 
-export function createBlobService({ driver, metadata, deleteEnabled }: RegistryDeps) {
+export function createBlobService({ driver, metadata, deleteEnabled, blobRedirects }: RegistryDeps) {
   function stat(repository: RepoName, digest: Digest): { size: number } {
     const found = metadata.findRepositoryBlob(repository, digest);
     if (!found) throw new BlobUnknownError(digest);
@@ -46,6 +54,12 @@ export function createBlobService({ driver, metadata, deleteEnabled }: RegistryD
       signal?: AbortSignal,
     ): Promise<BlobContent> {
       const { size } = stat(repository, digest);
+      if (blobRedirects.enabled && driver.readUrl) {
+        const redirect = await driver.readUrl(blobKey(digest), {
+          expiresInSeconds: blobRedirects.expiresInSeconds,
+        });
+        return { size, redirect };
+      }
       const range = requested ? resolveRange(requested, size) : undefined;
       try {
         const stream = await driver.read(blobKey(digest), { range, signal });

@@ -21,6 +21,11 @@ export interface RegistryDeps {
   metadata: MetadataStore;
   log: Logger;
   limits: RegistryLimits;
+  /**
+   * Answer blob GETs with a redirect to the storage backend's own short-lived URL when the driver
+   * offers one (S3 presigned URLs); HEAD and manifests are always served by the registry.
+   */
+  blobRedirects: { enabled: boolean; expiresInSeconds: number };
   /** When false, every DELETE answers UNSUPPORTED. */
   deleteEnabled: boolean;
   clock: () => number;

@@ -10,6 +10,7 @@ import type { MetadataStore } from '../../src/registry/metadata-store.js';
 import { DigestInvalidError, ChunkOutOfOrderError } from '../../src/registry/errors.js';
 import type { Digest, RepoName } from '../../src/registry/references.js';
 import { createRegistry } from '../../src/registry/registry.js';
+import type { BlobContent } from '../../src/registry/blobs.js';
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 const repo = 'team/app' as RepoName;
@@ -23,9 +24,16 @@ function registryOver(driver: StorageDriver, metadata: MetadataStore, now = () =
     log: silent,
     limits: { manifestMaxBytes: 4 * 1024 * 1024, manifestCacheBytes: 1024 * 1024 },
     deleteEnabled: true,
+    blobRedirects: { enabled: false, expiresInSeconds: 60 },
     clock: now,
     newId: () => `00000000-0000-4000-8000-${String(++id).padStart(12, '0')}`,
   });
+}
+
+async function streamOf(opening: Promise<BlobContent>): Promise<Readable> {
+  const content = await opening;
+  if ('redirect' in content) throw new Error('memory driver never redirects');
+  return content.stream;
 }
 
 async function readAll(stream: Readable): Promise<Buffer> {
@@ -56,7 +64,7 @@ describe('upload sessions', () => {
     });
     await registry.uploads.complete(repo, upload.id, sha256(data));
     expect(registry.blobs.stat(repo, sha256(data))).toEqual({ size: 3000 });
-    expect((await readAll((await registry.blobs.open(repo, sha256(data))).stream)).equals(data)).toBe(true);
+    expect((await readAll(await streamOf(registry.blobs.open(repo, sha256(data))))).equals(data)).toBe(true);
     const leftovers = [];
     for await (const o of driver.list('uploads/')) leftovers.push(o);
     expect(leftovers).toEqual([]);

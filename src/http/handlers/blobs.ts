@@ -29,6 +29,13 @@ export function blobHandlers(registry: Registry) {
       }
       const requested = parseRangeHeader(ctx.get('Range') || undefined);
       const blob = await registry.blobs.open(repository, digest, requested, abortSignalFor(ctx.req));
+      if ('redirect' in blob) {
+        // Distribution answers 307 too: the client repeats the GET (and any Range) at the backend.
+        ctx.remove('Cache-Control');
+        ctx.status = 307;
+        ctx.redirect(blob.redirect);
+        return;
+      }
       ctx.type = 'application/octet-stream';
       if (blob.range) {
         ctx.status = 206;
