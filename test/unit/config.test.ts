@@ -1,4 +1,5 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -70,5 +71,16 @@ describe('durationMs', () => {
     ['7d', 604_800_000],
   ])('reads %s', (value, ms) => {
     expect(durationMs(value)).toBe(ms);
+  });
+});
+
+describe('config/examples', () => {
+  it('holds only valid configurations', async () => {
+    const dir = new URL('../../config/examples/', import.meta.url);
+    const files = (await readdir(dir)).filter((name) => name.endsWith('.yaml'));
+    expect(files.length).toBeGreaterThan(0);
+    for (const name of files) {
+      expect(() => loadConfig({ file: fileURLToPath(new URL(name, dir)), env: {} }), name).not.toThrow();
+    }
   });
 });
