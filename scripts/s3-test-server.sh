@@ -4,15 +4,28 @@
 #
 #   scripts/s3-test-server.sh up     start it (or find it running) and print its endpoint and keys
 #   scripts/s3-test-server.sh down   stop its daemons (by PID file) and remove its state directory
+#   scripts/s3-test-server.sh gateway-stop [--kill]
+#                                    stop only the gateway (radosgw, by its PID file): SIGTERM and a
+#                                    bounded wait, or with --kill SIGKILL at once (a crash). The monitor
+#                                    and the OSD keep running: the memstore OSD would lose every object
+#                                    if it restarted. A no-op when the gateway is not running.
+#   scripts/s3-test-server.sh gateway-start
+#                                    start the gateway again (after gateway-stop) in the cluster that
+#                                    `up` built, and wait until it answers. A no-op when it is running;
+#                                    exit status 1 when the monitor or the OSD is not running.
 #
 # Needs, as root on Debian bookworm: apt-get install -y ceph-mon ceph-osd radosgw ceph-common
 # (exit status 2 when a binary is missing). Nothing is installed or started outside the state
 # directory, and only the daemons this script started are ever signalled.
 #
+# Fault-injection tests use gateway-stop and gateway-start: objects written before the stop are still
+# there after the start, and requests in flight at the stop see their connections refused or cut.
+#
 # `up` is idempotent: when the cluster in the state directory is already serving with the requested
-# keys it only prints them. Otherwise it stops what is left of an old cluster and builds a new one.
+# keys it only prints them. Otherwise it stops what is left of an old cluster and builds a new one
+# (so `up` while the gateway is stopped rebuilds the cluster, empty: use gateway-start instead).
 # Calls on one state directory take turns through the lock file <state directory>.lock.
-# Progress goes to stderr; stdout is only these lines (shell-quotable, for eval or parsing):
+# Progress goes to stderr; stdout of `up` is only these lines (shell-quotable, for eval or parsing):
 #   BERTH_S3_ENDPOINT=http://127.0.0.1:7480
 #   BERTH_S3_REGION=us-east-1
 #   BERTH_S3_ACCESS_KEY=...
@@ -58,7 +71,7 @@ fail() {
 }
 
 usage() {
-  echo "usage: $0 up|down" >&2
+  echo "usage: $0 up|down|gateway-stop [--kill]|gateway-start" >&2
   exit 64
 }
 
@@ -90,19 +103,26 @@ is_alive() {
   case $state in Z | X | '') return 1 ;; *) return 0 ;; esac
 }
 
-stop_daemons() {
-  local name pid i
-  for name in "${DAEMONS[@]}"; do
-    pid=$(daemon_pid "$name") || continue
+# stop_daemon NAME [KILL]: SIGTERM, up to 10 s, then SIGKILL (or SIGKILL at once with KILL).
+# Returns 1 when the daemon is not running.
+stop_daemon() {
+  local name=$1 pid i
+  pid=$(daemon_pid "$name") || return 1
+  if [ "${2:-}" != KILL ]; then
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < 100; i++)); do is_alive "$pid" || break; sleep 0.1; done
-    if is_alive "$pid"; then
-      say "$name (pid $pid) still running 10 s after SIGTERM: sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      for ((i = 0; i < 50; i++)); do is_alive "$pid" || break; sleep 0.1; done
-    fi
-    say "stopped $name (pid $pid)"
-  done
+    if is_alive "$pid"; then say "$name (pid $pid) still running 10 s after SIGTERM: sending SIGKILL"; fi
+  fi
+  if is_alive "$pid"; then
+    kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do is_alive "$pid" || break; sleep 0.1; done
+  fi
+  say "stopped $name (pid $pid) with SIG${2:-TERM}"
+}
+
+stop_daemons() {
+  local name
+  for name in "${DAEMONS[@]}"; do stop_daemon "$name" || true; done
 }
 
 # Bounded retry: wait_for SECONDS COMMAND... (polls every 0.2 s)
@@ -261,9 +281,7 @@ up() {
   spawn ceph-osd -c "$CONF" -i 0 || fail "ceph-osd did not start"
   wait_for "$TIMEOUT" osd_is_up || fail "osd.0 is not up after $TIMEOUT s"
 
-  say "starting radosgw on $ENDPOINT"
-  spawn radosgw -c "$CONF" -n client.rgw.a || fail "radosgw did not start"
-  wait_for "$TIMEOUT" gateway_answers || fail "radosgw does not answer on $ENDPOINT after $TIMEOUT s"
+  start_gateway
 
   radosgw-admin user create --uid="$USER_ID" --display-name="Berth tests" \
     --access-key="$ACCESS_KEY" --secret-key="$SECRET_KEY" >>"$DIR/log/admin.out" 2>&1 ||
@@ -271,6 +289,35 @@ up() {
   wait_for 10 keys_accepted || fail "the gateway refuses the test user's keys"
   all_running || fail "a daemon exited during start-up"
   print_endpoint 1
+}
+
+start_gateway() {
+  say "starting radosgw on $ENDPOINT"
+  spawn radosgw -c "$CONF" -n client.rgw.a || fail "radosgw did not start"
+  wait_for "$TIMEOUT" gateway_answers || fail "radosgw does not answer on $ENDPOINT after $TIMEOUT s"
+}
+
+gateway_stop() { # [--kill]
+  local signal=TERM
+  [ "${1:-}" = --kill ] && signal=KILL
+  stop_daemon client.rgw.a "$signal" || say "the gateway in $DIR is not running"
+}
+
+gateway_start() {
+  local name
+  for name in mon.a osd.0; do
+    daemon_pid "$name" >/dev/null || fail "$name of $DIR is not running (run \`$0 up\` first)"
+  done
+  # The port the cluster was built for: its config names it.
+  RGW_PORT=$(cat "$DIR/rgw-port" 2>/dev/null) || fail "no cluster in $DIR"
+  ENDPOINT="http://$IP:$RGW_PORT"
+  if daemon_pid client.rgw.a >/dev/null; then
+    wait_for "$TIMEOUT" gateway_answers || fail "radosgw runs but does not answer on $ENDPOINT"
+    say "the gateway in $DIR is already running"
+    return
+  fi
+  port_is_free "$RGW_PORT" || fail "port $IP:$RGW_PORT is already in use"
+  start_gateway
 }
 
 down() {
@@ -281,20 +328,30 @@ down() {
   fi
 }
 
-[ $# -eq 1 ] || usage
-case $1 in up | down) ;; *) usage ;; esac
+case ${1:-} in
+  up | down | gateway-start) [ $# -eq 1 ] || usage ;;
+  gateway-stop) [ $# -eq 1 ] || { [ $# -eq 2 ] && [ "$2" = --kill ]; } || usage ;;
+  *) usage ;;
+esac
 
 missing=()
 for bin in ceph-mon ceph-osd radosgw radosgw-admin ceph monmaptool curl flock; do
   command -v "$bin" >/dev/null || missing+=("$bin")
 done
-if [ "$1" = up ] && [ ${#missing[@]} -gt 0 ]; then
+if [ "$1" != down ] && [ "$1" != gateway-stop ] && [ ${#missing[@]} -gt 0 ]; then
   say "missing: ${missing[*]} (apt-get install -y ceph-mon ceph-osd radosgw ceph-common curl)"
   exit 2
 fi
 
 export CEPH_CONF=$CONF
-# One `up` or `down` at a time per state directory; fd 9 is closed in every daemon we spawn.
+# One call at a time per state directory; fd 9 is closed in every daemon we spawn.
 exec 9>"$DIR.lock"
-flock -w "$((TIMEOUT * 3))" 9 || fail "another up/down holds $DIR.lock"
-"$1"
+flock -w "$((TIMEOUT * 3))" 9 || fail "another call holds $DIR.lock"
+command=$1
+shift
+case $command in
+  up) up ;;
+  down) down ;;
+  gateway-stop) gateway_stop "$@" ;;
+  gateway-start) gateway_start ;;
+esac

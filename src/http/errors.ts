@@ -83,7 +83,9 @@ export function errorResponder(log: Logger) {
         }
         return;
       }
-      if (isClientAbort(err) || ctx.req.destroyed) {
+      // Node destroys a request once its body has been read, so only a body cut short is the
+      // client's doing; a storage failure after that is the server's (500, which clients retry).
+      if (!ctx.req.complete && (isClientAbort(err) || ctx.req.destroyed)) {
         log.info({ method: ctx.method, path: ctx.path }, 'client went away mid-request');
         ctx.status = 400;
         ctx.body = errorBody('BLOB_UPLOAD_INVALID', 'request aborted by the client');

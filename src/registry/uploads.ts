@@ -101,10 +101,11 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
     }
   }
 
+  /** Bytes first, record last: if storage is unreachable the record stays for the purge to retry. */
   async function discard(id: string): Promise<void> {
     progress.delete(id);
-    metadata.deleteUpload(id);
     await driver.delete(uploadPrefix(id));
+    metadata.deleteUpload(id);
   }
 
   /** Moves verified upload bytes to the blob's key (unless already stored) and links the blob. */
