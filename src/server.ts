@@ -43,6 +43,7 @@ function createDriver(config: BerthConfig): StorageDriver {
         queueSize: s3.queueSize,
         maxAttempts: s3.maxAttempts,
         requestTimeoutMs: durationMs(s3.requestTimeout),
+        publicEndpoint: s3.redirect.endpoint ?? undefined,
       });
     }
     case 'filesystem':

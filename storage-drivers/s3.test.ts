@@ -269,6 +269,18 @@ describe.skipIf(missing.length > 0)('s3 driver against Ceph RADOS Gateway', () =
     });
   });
 
+  it('signs links for the public endpoint when one is given', async () => {
+    const publicEndpoint = base.endpoint?.replace('127.0.0.1', 'localhost') ?? '';
+    await withDriver('presign-public', { publicEndpoint }, async (driver) => {
+      await driver.write('blob/data', Buffer.from('public'));
+      const url = await driver.readUrl!('blob/data', { expiresInSeconds: 60 });
+      expect(new URL(url).host).toBe(new URL(publicEndpoint).host);
+      const served = await fetch(url);
+      expect(served.status).toBe(200);
+      expect(await served.text()).toBe('public');
+    });
+  });
+
   it('round-trips 40 MiB in 5 MiB parts with its sha256', { timeout: 120_000 }, async () => {
     await withDriver('large', { partSize: 5 * MiB, queueSize: 2 }, async (driver, prefix) => {
       const body = generated(40 * MiB);

@@ -94,6 +94,11 @@ export interface S3DriverOptions {
   multipartCopyThreshold?: number;
   /** Size of a server-side copied part: 5 MiB to 5 GiB − 5 MiB, default 128 MiB. */
   copyPartSize?: number;
+  /**
+   * Endpoint that clients reach for readUrl() links, when it differs from `endpoint` (a public
+   * host name or a proxy in front of the store). URLs are signed for this host (SigV4 signs it).
+   */
+  publicEndpoint?: string;
 }
 
 const MiB = 1024 ** 2;
@@ -275,6 +280,18 @@ export function createS3Driver(options: S3DriverOptions): StorageDriver {
       throwOnRequestTimeout: true,
     },
   });
+
+  // Presigning is local computation: a second client only when links must name another host.
+  const signer = options.publicEndpoint
+    ? new S3Client({
+        region,
+        endpoint: options.publicEndpoint,
+        forcePathStyle,
+        credentials,
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+      })
+    : client;
 
   const objectKey = (key: string) => `${root}${key}`;
   const partKey = (key: string, generation: string, offset: number) =>
@@ -672,13 +689,14 @@ export function createS3Driver(options: S3DriverOptions): StorageDriver {
 
     async readUrl(key, { expiresInSeconds }) {
       assertValidKey(key);
-      return getSignedUrl(client, new GetObjectCommand({ Bucket: bucket, Key: objectKey(key) }), {
+      return getSignedUrl(signer, new GetObjectCommand({ Bucket: bucket, Key: objectKey(key) }), {
         expiresIn: expiresInSeconds,
       });
     },
 
     async close() {
       client.destroy();
+      if (signer !== client) signer.destroy();
     },
   };
 }

@@ -65,6 +65,7 @@ export const configSchema = z
               .object({
                 enabled: z.boolean().default(true),
                 expiry: duration.default('20m'),
+                endpoint: z.url().nullable().default(null),
               })
               .strict()
               .prefault({}),
