@@ -1,0 +1,65 @@
+// Every process and directory the benchmark creates is registered here, so that an error or Ctrl-C
+// stops it by its own PID (via its stop()) before the benchmark exits.
+
+type Cleanup = () => Promise<void>;
+
+const pending = new Set<Cleanup>();
+let interrupted = false;
+
+/** Registers `cleanup` and returns a function that runs it once and unregisters it. */
+export function track(cleanup: Cleanup): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  const once: Cleanup = () => {
+    done ??= (async () => {
+      pending.delete(once);
+      await cleanup();
+    })();
+    return done;
+  };
+  pending.add(once);
+  return once;
+}
+
+/** Runs `body` with a tracked resource, releasing it afterwards whatever happens. */
+export async function using<T extends { stop(): Promise<void> }, R>(
+  start: Promise<T>,
+  body: (resource: T) => Promise<R>,
+): Promise<R> {
+  const resource = await start;
+  const release = track(() => resource.stop());
+  try {
+    return await body(resource);
+  } finally {
+    await release();
+  }
+}
+
+/** Runs every pending cleanup, newest first; errors are reported, not thrown. */
+export async function cleanupAll(): Promise<void> {
+  for (const cleanup of [...pending].reverse()) {
+    try {
+      await cleanup();
+    } catch (err) {
+      console.error(`cleanup failed: ${(err as Error).message}`);
+    }
+  }
+}
+
+export function isInterrupted(): boolean {
+  return interrupted;
+}
+
+/** On SIGINT/SIGTERM: stop everything that is tracked, then exit 130/143. A second signal exits at once. */
+export function installSignalHandlers(): void {
+  for (const [sig, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    process.on(sig, () => {
+      if (interrupted) process.exit(code);
+      interrupted = true;
+      console.error(`\n${sig}: stopping the benchmark's processes…`);
+      void cleanupAll().finally(() => process.exit(code));
+    });
+  }
+}

@@ -1,0 +1,258 @@
+// The results: medians per target, Berth/Distribution ratios against the issue's goals, a markdown
+// table, and the section of docs/benchmarks.md that BENCH_WRITE=1 replaces.
+import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism, loadavg, release, totalmem } from 'node:os';
+import * as prettier from 'prettier';
+import { run } from '../../support/tools.js';
+import type { Metric, RoundValues, RowDef } from './metric.js';
+import { metricIds, type BenchOptions, type MetricId, type TargetName } from './options.js';
+
+export interface Measurement {
+  metric: MetricId;
+  target: TargetName;
+  round: number;
+  values?: RoundValues;
+  error?: string;
+  /** Fraction of CPU busy (all processes) in the second before the round started. */
+  busyBefore?: number;
+}
+
+export interface MachineInfo {
+  date: string;
+  nproc: number;
+  cpu: string;
+  kernel: string;
+  memoryGiB: number;
+  node: string;
+  distribution: string;
+  commit: string;
+  loadBefore: string;
+  loadAfter?: string;
+}
+
+export interface BenchRecord {
+  options: BenchOptions;
+  machine: MachineInfo;
+  metrics: Metric[];
+  measurements: Measurement[];
+  seconds?: number;
+}
+
+export async function machineInfo(): Promise<MachineInfo> {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const cpu = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown';
+  const distribution = await run('docker-registry', ['--version'], { timeoutMs: 10_000 }).then(
+    (r) => r.stdout.trim().split(' ').pop() ?? 'unknown',
+    () => 'not installed',
+  );
+  const commit = await run('git', ['rev-parse', '--short', 'HEAD'], { timeoutMs: 10_000 }).then(
+    (r) => (r.code === 0 ? r.stdout.trim() : 'no commit'),
+    () => 'unknown',
+  );
+  const dirty = await run('git', ['status', '--porcelain', '--', 'src', 'storage-drivers'], {
+    timeoutMs: 10_000,
+  }).then(
+    (r) => r.code === 0 && r.stdout.trim() !== '',
+    () => false,
+  );
+  return {
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    nproc: availableParallelism(),
+    cpu,
+    kernel: release(),
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    distribution,
+    commit: dirty ? `${commit} + uncommitted changes` : commit,
+    loadBefore: formatLoad(),
+  };
+}
+
+export function formatLoad(): string {
+  return loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+}
+
+export function median(values: number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function formatValue(value: number, unit: RowDef['unit']): string {
+  if (!Number.isFinite(value)) return '—';
+  switch (unit) {
+    case 'MB/s':
+    case 'MB':
+    case 'req/s':
+      return value >= 100 ? value.toFixed(0) : value.toFixed(1);
+    case 'µs':
+    case 'ms':
+      return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
+    case 's':
+      return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
+    case 'pushes/s':
+      return value.toFixed(1);
+  }
+}
+
+function goalText(row: RowDef): string {
+  const goal = row.goal;
+  if (!goal) return '—';
+  switch (goal.kind) {
+    case 'ratio-at-least':
+      return `≥ ${goal.value}x`;
+    case 'ratio-at-most':
+      return `≤ ${goal.value}x (time)`;
+    case 'berth-below':
+      return `Berth < ${goal.value} ${row.unit}`;
+  }
+}
+
+interface RowResult {
+  row: RowDef;
+  berth: number[];
+  distribution: number[];
+  berthMedian: number;
+  distributionMedian: number;
+  ratio: number;
+  met: boolean | 'incomparable' | undefined;
+}
+
+function rowResults(record: BenchRecord): RowResult[] {
+  const results: RowResult[] = [];
+  for (const metric of record.metrics) {
+    for (const row of metric.rows) {
+      const values = (target: TargetName): number[] =>
+        record.measurements
+          .filter((m) => m.metric === metric.id && m.target === target && m.values)
+          .sort((a, b) => a.round - b.round)
+          .map((m) => m.values?.[row.key])
+          .filter((v): v is number => v !== undefined);
+      const berth = values('berth');
+      const distribution = values('distribution');
+      const berthMedian = median(berth);
+      const distributionMedian = median(distribution);
+      const ratio = berthMedian / distributionMedian;
+      let met: RowResult['met'];
+      const goal = row.goal;
+      if (goal?.kind === 'berth-below') {
+        met = Number.isFinite(berthMedian) ? Math.max(...berth) < goal.value : undefined;
+      } else if (goal && Number.isFinite(ratio)) {
+        met = goal.kind === 'ratio-at-least' ? ratio >= goal.value : ratio <= goal.value;
+      }
+      if (goal && metric.incomparable?.().includes(row.key)) met = 'incomparable';
+      results.push({ row, berth, distribution, berthMedian, distributionMedian, ratio, met });
+    }
+  }
+  return results;
+}
+
+/** The main table: medians, ratio (Berth/Distribution) and whether the issue's target is met. */
+export function renderTable(record: BenchRecord): string {
+  const lines = [
+    '| Metric | Unit | Better | Berth | Distribution | Berth/Distribution | Target | Met |',
+    '| --- | --- | --- | ---: | ---: | ---: | --- | --- |',
+  ];
+  for (const r of rowResults(record)) {
+    const ratio = Number.isFinite(r.ratio)
+      ? `${r.ratio >= 0.1 ? r.ratio.toFixed(2) : r.ratio.toPrecision(2)}x`
+      : '—';
+    const met =
+      r.met === undefined
+        ? r.row.goal
+          ? 'n/a'
+          : ''
+        : r.met === 'incomparable'
+          ? 'not comparable (see notes)'
+          : r.met
+            ? 'yes'
+            : '**NO**';
+    lines.push(
+      `| ${r.row.label} | ${r.row.unit} | ${r.row.better} | ${formatValue(r.berthMedian, r.row.unit)} | ` +
+        `${formatValue(r.distributionMedian, r.row.unit)} | ${ratio} | ${goalText(r.row)} | ${met} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** Every round's value, in round order, so the spread behind each median is visible. */
+export function renderRounds(record: BenchRecord): string {
+  const lines = ['| Metric | Berth rounds | Distribution rounds |', '| --- | --- | --- |'];
+  for (const r of rowResults(record)) {
+    const list = (values: number[]): string =>
+      values.length === 0 ? '—' : values.map((v) => formatValue(v, r.row.unit)).join(' / ');
+    lines.push(`| ${r.row.label} (${r.row.unit}) | ${list(r.berth)} | ${list(r.distribution)} |`);
+  }
+  return lines.join('\n');
+}
+
+export function renderErrors(record: BenchRecord): string[] {
+  return record.measurements
+    .filter((m) => m.error !== undefined)
+    .map((m) => `${m.metric}, ${m.target}, round ${m.round + 1}: ${m.error}`);
+}
+
+export function renderMachine(record: BenchRecord): string {
+  const m = record.machine;
+  const o = record.options;
+  const busy = record.measurements.flatMap((x) => (x.busyBefore === undefined ? [] : [x.busyBefore * 100]));
+  const quiet =
+    busy.length === 0
+      ? []
+      : [
+          `- CPU busy (all processes) in the second before each round: median ${median(busy).toFixed(0)}%, ` +
+            `max ${Math.max(...busy).toFixed(0)}% (threshold ${(o.quietBusy * 100).toFixed(0)}%, ` +
+            `waited up to ${o.quietMaxWait} s)`,
+        ];
+  return [
+    `- Date: ${m.date}; Berth commit: ${m.commit}; scale: ${o.scale}; rounds: ${o.rounds}` +
+      (record.seconds === undefined ? '' : `; wall time: ${Math.round(record.seconds)} s`),
+    `- Machine: ${m.nproc} CPUs (nproc), ${m.cpu}, Linux ${m.kernel}, ${m.memoryGiB} GiB RAM; Node ${m.node}; ` +
+      `CNCF Distribution ${m.distribution}`,
+    `- Load average (1/5/15 min) before: ${m.loadBefore}; after: ${m.loadAfter ?? '?'}`,
+    ...quiet,
+  ].join('\n');
+}
+
+export function renderReport(record: BenchRecord): string {
+  const parts = [renderMachine(record), '', renderTable(record), ''];
+  const notes = record.metrics.flatMap((metric) => metric.notes?.() ?? []);
+  if (notes.length > 0) parts.push('Notes from this run:', '', ...notes.map((n) => `- ${n}`), '');
+  const errors = renderErrors(record);
+  if (errors.length > 0)
+    parts.push('Errors (these rounds have no value):', '', ...errors.map((e) => `- ${e}`), '');
+  parts.push('<details><summary>All rounds</summary>', '', renderRounds(record), '', '</details>');
+  return parts.join('\n');
+}
+
+/**
+ * Replaces the results section for this scale in docs/benchmarks.md (between
+ * `<!-- bench:<scale>:start -->` and `<!-- bench:<scale>:end -->`), or appends one.
+ */
+export async function writeDoc(path: string, record: BenchRecord): Promise<void> {
+  const scale = record.options.scale;
+  const start = `<!-- bench:${scale}:start -->`;
+  const end = `<!-- bench:${scale}:end -->`;
+  const title = {
+    quick: 'Quick run (BENCH_QUICK=1)',
+    default: 'Full run',
+    large: 'Large scale (BENCH_SCALE=large)',
+  }[scale];
+  const only =
+    record.options.only.length === metricIds.length && record.options.targets.length === 2
+      ? ''
+      : `\nSelection: BENCH_ONLY=${record.options.only.join(',')} BENCH_TARGETS=${record.options.targets.join(',')}\n`;
+  const section = `${start}\n## ${title}\n${only}\n${renderReport(record)}\n${end}`;
+  let doc = await readFile(path, 'utf8').catch(() => '# Benchmarks\n');
+  const from = doc.indexOf(start);
+  const to = doc.indexOf(end);
+  if (from >= 0 && to > from) doc = `${doc.slice(0, from)}${section}${doc.slice(to + end.length)}`;
+  else doc = `${doc.trimEnd()}\n\n${section}\n`;
+  // The file is checked by `prettier --check .` with the rest of the repository.
+  const options = (await prettier.resolveConfig(path)) ?? {};
+  await writeFile(path, await prettier.format(doc, { ...options, filepath: path }));
+}

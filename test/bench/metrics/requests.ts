@@ -1,0 +1,114 @@
+// Request-rate metrics under 64 keep-alive connections: manifest GET by tag (wrk) and blob HEAD (our
+// load generator, since wrk 4.1 cannot do HEAD).
+import type { RegistryProcess } from '../../support/processes.js';
+import { makeSmallImage, MANIFEST_ACCEPT, pushSmallImage, RegistryClient } from '../lib/http.js';
+import { runLoadgen, runWrk, type LoadResult, type LoadSpec } from '../lib/loadgen.js';
+import type { Metric } from '../lib/metric.js';
+import { cpuSeconds } from '../lib/proc.js';
+import type { BenchOptions } from '../lib/options.js';
+
+const WARMUP_SECONDS = 2;
+
+/** Load result plus the server's CPU time per request (µs, all threads) during the measured run. */
+async function measure(
+  options: BenchOptions,
+  server: RegistryProcess,
+  spec: Omit<LoadSpec, 'connections' | 'threads' | 'seconds'>,
+  tool: (spec: LoadSpec) => Promise<LoadResult>,
+): Promise<LoadResult & { cpuMicros: number }> {
+  const full = {
+    ...spec,
+    connections: options.loadConnections,
+    threads: options.loadThreads,
+    seconds: options.loadSeconds,
+  };
+  await tool({ ...full, seconds: WARMUP_SECONDS });
+  const cpuBefore = cpuSeconds(server.pid);
+  const result = await tool(full);
+  const cpuMicros = ((cpuSeconds(server.pid) - cpuBefore) * 1e6) / result.requests;
+  if (result.badStatuses > 0 || result.requests === 0) {
+    throw new Error(
+      `${spec.method} ${spec.url}: ${result.badStatuses} non-2xx/3xx answers out of ${result.requests} ` +
+        `(reproduce: curl -si ${spec.method === 'HEAD' ? '-I ' : ''}${spec.url})`,
+    );
+  }
+  return { ...result, cpuMicros };
+}
+
+async function seed(server: RegistryProcess): Promise<{ repo: string; layerDigest: string }> {
+  const client = new RegistryClient(server.url, 2);
+  try {
+    const image = makeSmallImage('requests');
+    const repo = 'bench/requests';
+    await pushSmallImage(client, repo, 'latest', image);
+    return { repo, layerDigest: image.layerDigest };
+  } finally {
+    client.close();
+  }
+}
+
+export function manifestMetric(options: BenchOptions): Metric {
+  const load = `${options.loadConnections} connections, ${options.loadSeconds} s, wrk -t${options.loadThreads}`;
+  return {
+    id: 'manifest',
+    title: 'Manifest GET by tag',
+    rows: [
+      {
+        key: 'manifest.rps',
+        label: `Manifest GET by tag (${load})`,
+        unit: 'req/s',
+        better: 'higher',
+        goal: { kind: 'ratio-at-least', value: 5 },
+      },
+      { key: 'manifest.p99', label: 'Manifest GET p99 latency', unit: 'ms', better: 'lower' },
+      { key: 'manifest.cpu', label: 'Server CPU time per manifest GET', unit: 'µs', better: 'lower' },
+    ],
+    async round(_ctx, server) {
+      const { repo } = await seed(server);
+      const result = await measure(
+        options,
+        server,
+        {
+          url: `${server.url}/v2/${repo}/manifests/latest`,
+          method: 'GET',
+          headers: { Accept: MANIFEST_ACCEPT },
+        },
+        runWrk,
+      );
+      return {
+        'manifest.rps': result.requestsPerSecond,
+        'manifest.p99': result.p99Ms,
+        'manifest.cpu': result.cpuMicros,
+      };
+    },
+  };
+}
+
+export function headMetric(options: BenchOptions): Metric {
+  const load = `${options.loadConnections} connections, ${options.loadSeconds} s, ${options.loadThreads} client processes`;
+  return {
+    id: 'head',
+    title: 'Blob HEAD',
+    rows: [
+      {
+        key: 'head.rps',
+        label: `Blob HEAD (${load})`,
+        unit: 'req/s',
+        better: 'higher',
+        goal: { kind: 'ratio-at-least', value: 5 },
+      },
+      { key: 'head.p99', label: 'Blob HEAD p99 latency', unit: 'ms', better: 'lower' },
+      { key: 'head.cpu', label: 'Server CPU time per blob HEAD', unit: 'µs', better: 'lower' },
+    ],
+    async round(_ctx, server) {
+      const { repo, layerDigest } = await seed(server);
+      const result = await measure(
+        options,
+        server,
+        { url: `${server.url}/v2/${repo}/blobs/${layerDigest}`, method: 'HEAD', headers: {} },
+        runLoadgen,
+      );
+      return { 'head.rps': result.requestsPerSecond, 'head.p99': result.p99Ms, 'head.cpu': result.cpuMicros };
+    },
+  };
+}
