@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { assertValidKey } from './keys.js';
 import { ObjectNotFoundError, type ObjectInfo, type StorageDriver } from './types.js';
@@ -25,8 +25,26 @@ export function createFilesystemDriver({ root, fsync = true }: FilesystemDriverO
 
   const isNotFound = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
 
+  /** Runs `operation`, creating the parent directory of `path` and retrying once if it was missing. */
+  async function withParent<T>(path: string, operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await mkdir(dirname(path), { recursive: true });
+      return operation();
+    }
+  }
+
   async function writeAll(handle: FileHandle, body: Readable | Uint8Array, signal?: AbortSignal) {
-    const source = body instanceof Uint8Array ? Readable.from([body]) : body;
+    if (body instanceof Uint8Array) {
+      // Small whole bodies (manifests) skip the stream machinery.
+      signal?.throwIfAborted();
+      await handle.writeFile(body);
+      if (fsync) await handle.datasync();
+      return body.length;
+    }
+    const source = body;
     const sink = createWriteStream('', {
       fd: handle.fd, // a numeric fd: with a FileHandle the stream never settles when autoClose is off
       autoClose: false,
@@ -34,7 +52,7 @@ export function createFilesystemDriver({ root, fsync = true }: FilesystemDriverO
       highWaterMark: STREAM_CHUNK,
     });
     await pipeline(source, sink, { signal });
-    if (fsync) await handle.sync();
+    if (fsync) await handle.datasync();
     return sink.bytesWritten;
   }
 
@@ -69,14 +87,12 @@ export function createFilesystemDriver({ root, fsync = true }: FilesystemDriverO
     },
     async write(key, body, { signal } = {}) {
       assertValidKey(key);
-      await mkdir(tmpRoot, { recursive: true });
       const tmp = join(tmpRoot, randomUUID());
-      const handle = await open(tmp, 'wx');
+      const handle = await withParent(tmp, () => open(tmp, 'wx'));
       try {
         const size = await writeAll(handle, body, signal);
         await handle.close();
-        await mkdir(dirname(pathOf(key)), { recursive: true });
-        await rename(tmp, pathOf(key));
+        await withParent(pathOf(key), () => rename(tmp, pathOf(key)));
         return size;
       } catch (err) {
         await handle.close().catch(() => {});
@@ -87,8 +103,7 @@ export function createFilesystemDriver({ root, fsync = true }: FilesystemDriverO
     async append(key, body, { signal } = {}) {
       assertValidKey(key);
       const path = pathOf(key);
-      await mkdir(dirname(path), { recursive: true });
-      const handle = await open(path, 'a');
+      const handle = await withParent(path, () => open(path, 'a'));
       try {
         await writeAll(handle, body, signal);
         return (await handle.stat()).size;
@@ -99,9 +114,8 @@ export function createFilesystemDriver({ root, fsync = true }: FilesystemDriverO
     async move(from, to) {
       assertValidKey(from);
       assertValidKey(to);
-      await mkdir(dirname(pathOf(to)), { recursive: true });
       try {
-        await rename(pathOf(from), pathOf(to));
+        await withParent(pathOf(to), () => rename(pathOf(from), pathOf(to)));
       } catch (err) {
         if (isNotFound(err)) throw new ObjectNotFoundError(from);
         throw err;

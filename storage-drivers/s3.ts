@@ -82,9 +82,9 @@ export interface S3DriverOptions {
   forcePathStyle?: boolean;
   /** Static keys; when absent, the SDK's default chain (environment, profile, instance role…). */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-  /** Multipart upload part size in bytes: 5 MiB to 5 GiB, default 16 MiB. */
+  /** Multipart upload part size in bytes: 5 MiB to 5 GiB, default 8 MiB. */
   partSize?: number;
-  /** Parts uploaded or copied in parallel per call (memory: about (queueSize + 1) × partSize). Default 4. */
+  /** Parts uploaded or copied in parallel per call (memory: about (queueSize + 1) × partSize). Default 2. */
   queueSize?: number;
   /** Attempts per request, with the SDK's exponential backoff and jitter between them. Default 3. */
   maxAttempts?: number;
@@ -243,8 +243,8 @@ function withSignal(client: S3Client, signal: AbortSignal | undefined): S3Client
 
 export function createS3Driver(options: S3DriverOptions): StorageDriver {
   const { bucket, region = 'us-east-1', endpoint, forcePathStyle, credentials } = options;
-  const partSize = checkRange('partSize', options.partSize ?? 16 * MiB, MIN_PART_SIZE, MAX_PART_SIZE);
-  const queueSize = checkRange('queueSize', options.queueSize ?? 4, 1, 64);
+  const partSize = checkRange('partSize', options.partSize ?? 8 * MiB, MIN_PART_SIZE, MAX_PART_SIZE);
+  const queueSize = checkRange('queueSize', options.queueSize ?? 2, 1, 64);
   const maxAttempts = checkRange('maxAttempts', options.maxAttempts ?? 3, 1, 20);
   const requestTimeoutMs = checkRange('requestTimeoutMs', options.requestTimeoutMs ?? 60_000, 0, 3_600_000);
   const multipartCopyThreshold = checkRange(

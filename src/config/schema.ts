@@ -57,8 +57,8 @@ export const configSchema = z
               .int()
               .min(5 * MiB)
               .max(5 * 1024 * MiB)
-              .default(16 * MiB),
-            queueSize: z.number().int().min(1).max(64).default(4),
+              .default(8 * MiB),
+            queueSize: z.number().int().min(1).max(64).default(2),
             maxAttempts: z.number().int().min(1).max(20).default(3),
             requestTimeout: duration.default('60s'),
             redirect: z

@@ -188,7 +188,7 @@ describe.skipIf(!hasClients || !hasCeph || e2eTarget !== 'berth')(
         },
       });
 
-      // 20 MiB of random data: above the driver's default 16 MiB part size, so it is a multipart upload.
+      // 20 MiB of random data: above the default 8 MiB part size, so it is a multipart upload.
       app = await buildDockerImage(daemon, 'local/s3-app:v1', { randomLayersMiB: [20, 2] });
       derived = await buildDockerImage(daemon, 'local/s3-derived:v1', {
         from: 'local/s3-app:v1',
@@ -418,7 +418,7 @@ describe.skipIf(!hasClients || !hasCeph || e2eTarget !== 'berth')(
           expect(hex?.slice(0, 2)).toBe(first);
           expect(await objectSha256(client, bucket, `${prefix}/${key}`), key).toBe(hex);
         }
-        // The 20 MiB layer, above the 16 MiB default part size, went through a multipart upload.
+        // The 20 MiB layer, above the 8 MiB default part size, went through a multipart upload.
         const large = stored.filter(({ size }) => size > 16 * MiB);
         expect(large).toHaveLength(1);
         expect(large[0]?.etag).toMatch(/-\d+"$/);
