@@ -425,21 +425,26 @@ export function createS3Driver(options: S3DriverOptions): StorageDriver {
     return bytes;
   }
 
+  /** The bytes of one piece (a byte range of one stored object). */
+  async function readPiece(piece: Piece, signal?: AbortSignal): Promise<Readable> {
+    const response = await client.send(
+      new GetObjectCommand({
+        Bucket: bucket,
+        Key: piece.objectKey,
+        Range: `bytes=${piece.start}-${piece.end - 1}`,
+      }),
+      signalled(signal),
+    );
+    return response.Body as Readable;
+  }
+
   /** Reads pieces (each ≤ 5 MiB in total) into one buffer, so that retries can resend it. */
   async function gather(pieces: readonly Piece[], size: number, signal?: AbortSignal): Promise<Buffer> {
     const buffer = Buffer.allocUnsafe(size);
     let filled = 0;
     for (const piece of pieces) {
-      const response = await client.send(
-        new GetObjectCommand({
-          Bucket: bucket,
-          Key: piece.objectKey,
-          Range: `bytes=${piece.start}-${piece.end - 1}`,
-        }),
-        signalled(signal),
-      );
       const expectedEnd = filled + piece.end - piece.start;
-      for await (const chunk of response.Body as Readable) {
+      for await (const chunk of await readPiece(piece, signal)) {
         const bytes = chunk as Buffer;
         if (filled + bytes.length > expectedEnd) throw new StorageDriverError(`${piece.objectKey} changed`);
         bytes.copy(buffer, filled);
@@ -557,15 +562,7 @@ export function createS3Driver(options: S3DriverOptions): StorageDriver {
     }
     async function* bytes(): AsyncGenerator<Buffer> {
       for (const piece of pieces) {
-        const response = await client.send(
-          new GetObjectCommand({
-            Bucket: bucket,
-            Key: piece.objectKey,
-            Range: `bytes=${piece.start}-${piece.end - 1}`,
-          }),
-          signalled(signal),
-        );
-        yield* response.Body as AsyncIterable<Buffer>;
+        yield* (await readPiece(piece, signal)) as AsyncIterable<Buffer>;
       }
     }
     const stream = Readable.from(bytes(), { objectMode: false });
