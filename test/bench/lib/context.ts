@@ -133,7 +133,8 @@ async function startBerth(entry: string, dataDir: string, options: BenchOptions)
   throw new Error(`berth failed to start: ${(lastError as Error).message}`);
 }
 
-async function writeRandomBlob(path: string, size: number): Promise<RandomBlob> {
+/** Writes `size` random bytes to `path`, hashing them on the way. */
+export async function writeRandomBlob(path: string, size: number): Promise<RandomBlob> {
   const hash = createHash('sha256');
   const out = createWriteStream(path);
   for (let written = 0; written < size; written += MiB) {

@@ -17,8 +17,7 @@
 //     presigned URL, then the body straight from the gateway);
 //  4. stop it, delete the bucket's objects and run the gateway's garbage collection (the memstore OSD
 //     keeps deleted data in RAM until then).
-import { randomBytes, createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +32,7 @@ import {
   type S3Gateway,
 } from '../../e2e/fixtures/s3-gateway.js';
 import { cleanupAll, installSignalHandlers, track } from '../lib/cleanup.js';
+import { writeRandomBlob, type RandomBlob } from '../lib/context.js';
 import { makeSmallImage, pushSmallImage, RegistryClient } from '../lib/http.js';
 import { cpuSeconds, watchRss } from '../lib/proc.js';
 import { waitForQuiet } from '../lib/quiet.js';
@@ -153,27 +153,6 @@ interface Measurement {
   values?: Values;
   error?: string;
   busyBefore: number;
-}
-
-interface RandomBlob {
-  path: string;
-  size: number;
-  digest: string;
-}
-
-async function writeRandomBlob(path: string, size: number): Promise<RandomBlob> {
-  const hash = createHash('sha256');
-  const out = createWriteStream(path);
-  for (let written = 0; written < size; written += MiB) {
-    const chunk = randomBytes(Math.min(MiB, size - written));
-    hash.update(chunk);
-    if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
-  }
-  await new Promise<void>((resolve, reject) => {
-    out.once('error', reject);
-    out.end(resolve);
-  });
-  return { path, size, digest: `sha256:${hash.digest('hex')}` };
 }
 
 /** PIDs of the gateway and the OSD, from the PID files of scripts/s3-test-server.sh. */
