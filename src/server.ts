@@ -8,8 +8,8 @@ import { createFilesystemDriver } from '../storage-drivers/filesystem.js';
 import { createMemoryDriver } from '../storage-drivers/memory.js';
 import { createS3Driver } from '../storage-drivers/s3.js';
 import type { StorageDriver } from '../storage-drivers/types.js';
+import { composeAuth, type AuthSecrets } from './auth-composition.js';
 import { durationMs, type BerthConfig } from './config/schema.js';
-import { allowEverything } from './http/access.js';
 import { createApp } from './http/app.js';
 import { createLogger } from './log.js';
 import { openDatabase } from './metadata/db.js';
@@ -73,9 +73,17 @@ function listen(server: Server, host: string, port: number): Promise<void> {
 export async function startServer(
   config: BerthConfig,
   log = createLogger(config.log),
+  secrets: AuthSecrets = {},
 ): Promise<RunningServer> {
   const driver = createDriver(config);
   const db = openDatabase(resolve(config.metadata.path ?? `${config.dataDir}/berth.db`));
+  let auth;
+  try {
+    auth = await composeAuth(config, db, log, secrets);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   const metadata = withReadCache(createSqliteMetadataStore(db));
   const registry = createRegistry({
     driver,
@@ -92,7 +100,9 @@ export async function startServer(
   });
   const app = createApp({
     registry,
-    authorizer: allowEverything,
+    authorizer: auth.authorizer,
+    tokens: auth.tokens,
+    management: auth.management,
     log,
     logRequests: config.log.requests,
     manifestMaxBytes: config.limits.manifestMaxBytes,
@@ -122,7 +132,10 @@ export async function startServer(
   purgeTimer.unref();
   void purge();
 
-  log.info({ address, storage: driver.name, dataDir: resolve(config.dataDir) }, 'berth listening');
+  log.info(
+    { address, storage: driver.name, auth: config.auth.mode, dataDir: resolve(config.dataDir) },
+    'berth listening',
+  );
 
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {

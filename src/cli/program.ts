@@ -1,34 +1,18 @@
-// The `berth` command line (commander): serve, and config check.
-import { Command, Option } from 'commander';
+// The `berth` command line (commander): serve, config check, and account management.
+import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { stringify } from 'yaml';
+import { AccountError } from '../auth/errors.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../config/schema.js';
-import { runServe } from './serve.js';
+import { namespaceCommand, robotCommand, userCommand } from './accounts.js';
+import { authOption, configOption, flagsToConfig, type CommonFlags } from './shared.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
     version: string;
   };
   return pkg.version;
-}
-
-interface CommonFlags {
-  config?: string;
-  listen?: string;
-  data?: string;
-}
-
-/** Command-line flags as a partial config tree, so they win over file and environment. */
-function flagsToConfig(flags: CommonFlags) {
-  return {
-    ...(flags.data ? { dataDir: flags.data } : {}),
-    ...(flags.listen ? { server: { listen: flags.listen } } : {}),
-  };
-}
-
-function configOption() {
-  return new Option('-c, --config <file>', 'YAML config file (see config/default.yaml)').env('BERTH_CONFIG');
 }
 
 export function createProgram(): Command {
@@ -49,7 +33,10 @@ export function createProgram(): Command {
     .addOption(configOption())
     .option('-l, --listen <host:port>', 'address to listen on (server.listen)')
     .option('-d, --data <dir>', 'data directory for blobs and the metadata database (dataDir)')
+    .addOption(authOption())
     .action(async (flags: CommonFlags) => {
+      // Loaded on demand: the server's dependencies (AWS SDK, Koa) would slow every other command.
+      const { runServe } = await import('./serve.js');
       await runServe(loadConfig({ file: flags.config, flags: flagsToConfig(flags) }));
     });
 
@@ -60,6 +47,7 @@ export function createProgram(): Command {
     .addOption(configOption())
     .option('-l, --listen <host:port>', 'address to listen on (server.listen)')
     .option('-d, --data <dir>', 'data directory (dataDir)')
+    .addOption(authOption())
     .action((flags: CommonFlags) => {
       const config = loadConfig({ file: flags.config, flags: flagsToConfig(flags) });
       const secret = config.storage.s3.secretAccessKey;
@@ -72,6 +60,10 @@ export function createProgram(): Command {
       process.stdout.write(stringify(shown));
     });
 
+  program.addCommand(userCommand());
+  program.addCommand(robotCommand());
+  program.addCommand(namespaceCommand());
+
   return program;
 }
 
@@ -79,7 +71,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await createProgram().parseAsync(argv);
   } catch (err) {
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof AccountError) {
       process.stderr.write(`berth: ${err.message}\n`);
       process.exit(2);
     }

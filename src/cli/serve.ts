@@ -7,7 +7,8 @@ export async function runServe(config: BerthConfig): Promise<void> {
   const log = createLogger(config.log);
   let server;
   try {
-    server = await startServer(config, log);
+    // A secret, not a setting: read here, never part of the effective configuration.
+    server = await startServer(config, log, { adminPassword: process.env.BERTH_ADMIN_PASSWORD });
   } catch (err) {
     log.fatal({ err }, 'berth failed to start');
     process.exitCode = 1;

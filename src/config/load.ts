@@ -8,7 +8,7 @@ type Tree = { [key: string]: unknown };
 
 const ENV_PREFIX = 'BERTH_';
 /** BERTH_* variables that are not settings (read elsewhere, e.g. by the CLI). */
-const NON_SETTING_ENV = new Set(['BERTH_CONFIG']);
+const NON_SETTING_ENV = new Set(['BERTH_CONFIG', 'BERTH_ADMIN_PASSWORD']);
 
 const isTree = (value: unknown): value is Tree =>
   typeof value === 'object' && value !== null && !Array.isArray(value);

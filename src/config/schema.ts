@@ -122,6 +122,59 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    auth: z
+      .object({
+        mode: z.enum(['none', 'htpasswd', 'token']).default('none'),
+        service: z.string().min(1).default('berth'),
+        issuer: z.string().min(1).default('berth'),
+        realm: z.url().nullable().default(null),
+        tokenTtl: duration.default('5m'),
+        refreshTokenTtl: duration.default('30d'),
+        clockSkew: duration.default('30s'),
+        signingKey: z.string().min(1).nullable().default(null),
+        adminUser: z.string().min(1).default('admin'),
+        personalNamespaces: z.boolean().default(true),
+        htpasswd: z
+          .object({ path: z.string().min(1).nullable().default(null) })
+          .strict()
+          .prefault({}),
+        loginLimit: z
+          .object({
+            failures: z.number().int().min(1).default(5),
+            window: duration.default('5m'),
+          })
+          .strict()
+          .prefault({}),
+        trustedIssuers: z
+          .array(
+            z
+              .object({
+                issuer: z.string().min(1),
+                service: z.string().min(1).nullable().default(null),
+                certificates: z.string().min(1).nullable().default(null),
+                jwksUrl: z.url().nullable().default(null),
+              })
+              .strict()
+              .refine((t) => (t.certificates === null) !== (t.jwksUrl === null), {
+                message: 'give exactly one of certificates (a PEM file) or jwksUrl',
+              }),
+          )
+          .default([]),
+      })
+      .strict()
+      .prefault({})
+      .superRefine((auth, ctx) => {
+        if (auth.mode === 'htpasswd' && !auth.htpasswd.path) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['htpasswd', 'path'],
+            message: 'required when auth.mode is htpasswd',
+          });
+        }
+        if (durationMs(auth.tokenTtl) < 60_000) {
+          ctx.addIssue({ code: 'custom', path: ['tokenTtl'], message: 'at least 60s (Docker token spec)' });
+        }
+      }),
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

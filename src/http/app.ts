@@ -1,10 +1,12 @@
 // The Koa application: error mapping, common headers, request logging, then the route table.
 import Koa from 'koa';
+import type { TokenService } from '../auth/token-service.js';
 import type { Logger } from '../registry/deps.js';
 import type { Registry } from '../registry/registry.js';
 import type { Authorizer } from './access.js';
 import { errorResponder, HttpError } from './errors.js';
 import { API_VERSION, API_VERSION_HEADER } from './headers.js';
+import type { ManagementDeps } from './management/router.js';
 import { createRouter } from './routes.js';
 
 export interface AppOptions {
@@ -13,12 +15,15 @@ export interface AppOptions {
   log: Logger;
   logRequests: boolean;
   manifestMaxBytes: number;
+  tokens?: TokenService;
+  management?: ManagementDeps;
 }
 
-export function createApp({ registry, authorizer, log, logRequests, manifestMaxBytes }: AppOptions): Koa {
+export function createApp(options: AppOptions): Koa {
+  const { log, logRequests } = options;
   const app = new Koa();
   app.silent = true; // errors are logged by errorResponder, with context
-  const router = createRouter({ registry, authorizer, manifestMaxBytes });
+  const router = createRouter(options);
 
   app.use(async (ctx, next) => {
     const started = performance.now();
@@ -40,6 +45,13 @@ export function createApp({ registry, authorizer, log, logRequests, manifestMaxB
     }
   });
   app.use(errorResponder(log));
+  // Runs after the router and allowedMethods (which answers 405 for a known path): nothing matched.
+  app.use(async (ctx, next) => {
+    await next();
+    if (ctx.status === 404 && ctx.body === undefined) {
+      throw new HttpError(404, 'UNSUPPORTED', `no such endpoint: ${ctx.method} ${ctx.path}`);
+    }
+  });
   app.use(router.routes());
   app.use(
     router.allowedMethods({
@@ -47,8 +59,5 @@ export function createApp({ registry, authorizer, log, logRequests, manifestMaxB
       methodNotAllowed: () => new HttpError(405, 'UNSUPPORTED', 'method not allowed'),
     }),
   );
-  app.use((ctx) => {
-    throw new HttpError(404, 'UNSUPPORTED', `no such endpoint: ${ctx.method} ${ctx.path}`);
-  });
   return app;
 }

@@ -10,11 +10,15 @@ export function hasBody(req: IncomingMessage): boolean {
 }
 
 /** Reads a whole body of at most `maxBytes`, refusing larger ones before reading them when declared. */
-export async function readCappedBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+export async function readCappedBody(
+  req: IncomingMessage,
+  maxBytes: number,
+  tooLarge: () => Error = () => new ManifestTooLargeError(maxBytes),
+): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? Number.NaN);
   if (declared > maxBytes) {
     req.resume();
-    throw new ManifestTooLargeError(maxBytes);
+    throw tooLarge();
   }
   const chunks: Buffer[] = [];
   let total = 0;
@@ -22,7 +26,7 @@ export async function readCappedBody(req: IncomingMessage, maxBytes: number): Pr
     total += (chunk as Buffer).length;
     if (total > maxBytes) {
       req.resume();
-      throw new ManifestTooLargeError(maxBytes);
+      throw tooLarge();
     }
     chunks.push(chunk as Buffer);
   }

@@ -6,10 +6,13 @@ import {
   ManifestTooLargeError,
   RangeNotSatisfiableError,
   RegistryError,
-  UnauthorizedError,
+  TokenRequestInvalidError,
+  TooManyRequestsError,
   type OciErrorCode,
 } from '../registry/errors.js';
 import type { Logger } from '../registry/deps.js';
+import { AccountError, type AccountErrorCode } from '../auth/errors.js';
+import { AuthChallengeError } from './challenges.js';
 
 /** Default status of each code. The compiler checks that every code has one. */
 const STATUS_BY_CODE: Record<OciErrorCode, number> = {
@@ -29,11 +32,19 @@ const STATUS_BY_CODE: Record<OciErrorCode, number> = {
   TOOMANYREQUESTS: 429,
 };
 
+/** Account and namespace management errors (the management API), in the same body shape. */
+const STATUS_BY_ACCOUNT_CODE: Record<AccountErrorCode, number> = {
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  INVALID: 400,
+};
+
 /** Errors whose situation calls for another status than their code's default. */
 const STATUS_BY_ERROR: ReadonlyArray<[abstract new (...args: never[]) => RegistryError, number]> = [
   [ManifestTooLargeError, 413],
   [ChunkOutOfOrderError, 416],
   [RangeNotSatisfiableError, 416],
+  [TokenRequestInvalidError, 400],
 ];
 
 /** An HTTP-level failure with no domain meaning (unknown endpoint, wrong method). */
@@ -77,10 +88,16 @@ export function errorResponder(log: Logger) {
       if (err instanceof RegistryError) {
         ctx.status = statusOf(err);
         ctx.body = errorBody(err.code, err.message, err.detail);
-        if (err instanceof UnauthorizedError) ctx.set('WWW-Authenticate', 'Basic realm="berth"');
+        if (err instanceof AuthChallengeError) ctx.set('WWW-Authenticate', err.challenge);
+        if (err instanceof TooManyRequestsError) ctx.set('Retry-After', String(err.retryAfterSeconds));
         if (err instanceof RangeNotSatisfiableError && err.blobSize !== undefined) {
           ctx.set('Content-Range', `bytes */${err.blobSize}`);
         }
+        return;
+      }
+      if (err instanceof AccountError) {
+        ctx.status = STATUS_BY_ACCOUNT_CODE[err.code];
+        ctx.body = errorBody(err.code, err.message, err.detail);
         return;
       }
       // Node destroys a request once its body has been read, so only a body cut short is the

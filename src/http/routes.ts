@@ -3,13 +3,16 @@
 // uploads routes come before `blobs/:digest`.
 import Router from '@koa/router';
 import type { Context } from 'koa';
+import type { TokenService } from '../auth/token-service.js';
 import type { Registry } from '../registry/registry.js';
 import { catalog, repository, type AccessRequirement, type Authorizer } from './access.js';
 import { apiVersionCheck } from './handlers/base.js';
 import { blobHandlers } from './handlers/blobs.js';
 import { discoveryHandlers } from './handlers/discovery.js';
 import { manifestHandlers } from './handlers/manifests.js';
+import { tokenHandlers } from './handlers/token.js';
 import { uploadHandlers } from './handlers/uploads.js';
+import { mountManagementApi, type ManagementDeps } from './management/router.js';
 
 type Method = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 type Handler = (ctx: Context) => unknown;
@@ -38,6 +41,10 @@ export interface RouteOptions {
   registry: Registry;
   authorizer: Authorizer;
   manifestMaxBytes: number;
+  /** The token endpoint, served at /auth/token when auth.mode is token. */
+  tokens?: TokenService;
+  /** The management API, served under /api/v1 when auth.mode is token. */
+  management?: ManagementDeps;
 }
 
 export function routeTable({ registry, manifestMaxBytes }: RouteOptions): RouteSpec[] {
@@ -76,5 +83,12 @@ export function createRouter(options: RouteOptions): Router {
     };
     router.register(route.path, [route.method], authorize);
   }
+  if (options.tokens) {
+    // The token endpoint authenticates its own callers (Basic, OAuth2 form): no route access applies.
+    const token = tokenHandlers(options.tokens);
+    router.get('/auth/token', token.get);
+    router.post('/auth/token', token.post);
+  }
+  if (options.management) mountManagementApi(router, options.management);
   return router;
 }

@@ -33,15 +33,36 @@ function paginate<T extends string>(page: Page, fetch: (page: Page) => T[]): Lis
   return { items, next: items.at(-1) };
 }
 
+/** Rows fetched per step when filtering the catalog. */
+const CATALOG_BATCH = 1000;
+
 export function createDiscoveryService({ metadata }: RegistryDeps) {
+  /** Reads batches until `page.limit` visible names are found or the repositories run out. */
+  function filteredRepositories(page: Page, visible: (repository: RepoName) => boolean): RepoName[] {
+    const found: RepoName[] = [];
+    let last = page.last;
+    for (;;) {
+      const batch = metadata.listRepositories({ last, limit: CATALOG_BATCH });
+      for (const name of batch) {
+        if (!visible(name)) continue;
+        found.push(name);
+        if (page.limit !== undefined && found.length === page.limit) return found;
+      }
+      if (batch.length < CATALOG_BATCH) return found;
+      last = batch.at(-1);
+    }
+  }
+
   return {
     tags(repository: RepoName, page: Page): Listing<Tag> {
       if (!metadata.repositoryExists(repository)) throw new NameUnknownError(repository);
       return paginate(page, (p) => metadata.listTags(repository, p));
     },
 
-    catalog(page: Page): Listing<RepoName> {
-      return paginate(page, (p) => metadata.listRepositories(p));
+    /** Repositories in lexical order; with `visible`, only those it accepts (pages stay full). */
+    catalog(page: Page, visible?: (repository: RepoName) => boolean): Listing<RepoName> {
+      if (!visible) return paginate(page, (p) => metadata.listRepositories(p));
+      return paginate(page, (p) => filteredRepositories(p, visible));
     },
 
     /** Never fails for an unknown subject: the answer is then an empty index. */

@@ -138,3 +138,17 @@ export class DeniedError extends RegistryError {
     super('DENIED', 'requested access to the resource is denied', { reason });
   }
 }
+
+/** Too many failed logins for an account or from an address (auth.loginLimit). */
+export class TooManyRequestsError extends RegistryError {
+  constructor(readonly retryAfterSeconds: number) {
+    super('TOOMANYREQUESTS', 'too many failed login attempts', { retryAfterSeconds });
+  }
+}
+
+/** A token request the token service cannot answer (e.g. for another service); HTTP 400. */
+export class TokenRequestInvalidError extends RegistryError {
+  constructor(reason: string) {
+    super('UNSUPPORTED', 'invalid token request', { reason });
+  }
+}

@@ -8,7 +8,8 @@ export type Tag = string & { readonly __brand: 'Tag' };
 export type Digest = string & { readonly __brand: 'Digest' };
 export type Reference = { kind: 'tag'; tag: Tag } | { kind: 'digest'; digest: Digest };
 
-const NAME_COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*';
+/** One path component of a repository name (OCI dist-spec `<name>` grammar), as regex source. */
+export const NAME_COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*';
 const NAME = new RegExp(`^${NAME_COMPONENT}(?:/${NAME_COMPONENT})*$`);
 const NAME_MAX = 255;
 const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;

@@ -172,6 +172,7 @@ describe('berth --help and --version', () => {
     expect(run.stdout).toMatch(/^Usage: berth serve \[options\]/);
     expect(run.stdout).toMatch(/-l, --listen <host:port>/);
     expect(run.stdout).toMatch(/-d, --data <dir>/);
+    expect(run.stdout).toMatch(/-a, --auth <mode>.*\(choices: "none", "htpasswd", "token"\)/s);
     expect(run.stdout).toMatch(/-c, --config <file>[\s\S]*BERTH_CONFIG/);
   });
 
@@ -199,6 +200,52 @@ describe('berth serve', () => {
     expect(res.headers['docker-distribution-api-version']).toBe('registry/2.0');
     expect(existsSync(join(data, 'berth.db'))).toBe(true);
 
+    server.child.kill('SIGTERM');
+    expect((await server.exited).code).toBe(0);
+  });
+
+  it('turns token auth on with --auth token, printing a generated admin password once', async () => {
+    const port = await freePort();
+    const data = join(await tempDir(), 'auth');
+    const server = await serve(['--listen', `127.0.0.1:${port}`, '--data', data, '--auth', 'token']);
+    const api = clientFor(server.url);
+    const challenge = await api('GET', '/v2/');
+    expect(challenge.status).toBe(401);
+    expect(challenge.headers['www-authenticate']).toBe(
+      `Bearer realm="${server.url}/auth/token",service="berth"`,
+    );
+    const password = /^ {4}(\S+)$/m.exec(server.output().stderr)?.[1] ?? '';
+    expect(password).toMatch(/^[A-Za-z0-9_-]{20,}$/);
+    expect(server.output().stdout).not.toContain(password);
+    const basic = `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`;
+    const token = await api('GET', '/auth/token?service=berth', { headers: { Authorization: basic } });
+    expect(token.status).toBe(200);
+    expect(existsSync(join(data, 'auth', 'token-signing-key.pem'))).toBe(true);
+    server.child.kill('SIGTERM');
+    expect((await server.exited).code).toBe(0);
+
+    // The second start keeps the account and prints no password.
+    const again = await serve(['--listen', `127.0.0.1:${port}`, '--data', data, '--auth', 'token']);
+    expect(again.output().stderr).not.toContain('password');
+    expect(
+      (await clientFor(again.url)('GET', '/auth/token', { headers: { Authorization: basic } })).status,
+    ).toBe(200);
+    again.child.kill('SIGTERM');
+    expect((await again.exited).code).toBe(0);
+  });
+
+  it('takes the first admin password from BERTH_ADMIN_PASSWORD and never prints it', async () => {
+    const port = await freePort();
+    const data = join(await tempDir(), 'admin-env');
+    const server = await serve(['--listen', `127.0.0.1:${port}`, '--data', data], {
+      BERTH_AUTH_MODE: 'token',
+      BERTH_ADMIN_PASSWORD: 'from-the-environment',
+    });
+    const basic = `Basic ${Buffer.from('admin:from-the-environment').toString('base64')}`;
+    const token = await clientFor(server.url)('GET', '/auth/token', { headers: { Authorization: basic } });
+    expect(token.status).toBe(200);
+    const output = server.output();
+    expect(`${output.stdout}${output.stderr}`).not.toContain('from-the-environment');
     server.child.kill('SIGTERM');
     expect((await server.exited).code).toBe(0);
   });

@@ -595,6 +595,19 @@ describe('clients that disconnect mid-body', () => {
   });
 });
 
+describe('unknown endpoints and methods', () => {
+  it('answers 404 UNSUPPORTED for a path no route has', async () => {
+    const res = await api('GET', '/v3/');
+    expectOciError(res, 404, 'UNSUPPORTED');
+    expect(res.text).toContain('no such endpoint: GET /v3/');
+  });
+
+  it('answers 405 UNSUPPORTED for a known path with a method it does not take', async () => {
+    expectOciError(await api('PATCH', '/v2/'), 405, 'UNSUPPORTED');
+    expectOciError(await api('POST', '/v2/some/repo/tags/list'), 405, 'UNSUPPORTED');
+  });
+});
+
 describe('the data directory after all of the above', () => {
   async function walk(dir: string): Promise<string[]> {
     const entries = await readdir(dir, { recursive: true, withFileTypes: true });

@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig, type BerthConfigInput } from '../../src/config/schema.js';
+import type { AuthSecrets } from '../../src/auth-composition.js';
 import { startServer } from '../../src/server.js';
 
 export interface RunningBerth {
@@ -16,7 +17,10 @@ export interface RunningBerth {
   stop(): Promise<void>;
 }
 
-export async function startBerth(overrides: BerthConfigInput = {}): Promise<RunningBerth> {
+export async function startBerth(
+  overrides: BerthConfigInput = {},
+  secrets: AuthSecrets = {},
+): Promise<RunningBerth> {
   const dataDir = await mkdtemp(join(tmpdir(), 'berth-test-'));
   const config = parseConfig({
     ...overrides,
@@ -24,7 +28,7 @@ export async function startBerth(overrides: BerthConfigInput = {}): Promise<Runn
     server: { ...overrides.server, listen: '127.0.0.1:0' },
     log: { level: 'silent', ...overrides.log },
   });
-  const server = await startServer(config);
+  const server = await startServer(config, undefined, { announce: () => {}, ...secrets });
   return {
     url: `http://${server.address}`,
     host: server.address,

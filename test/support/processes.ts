@@ -75,6 +75,8 @@ export function spawnManaged(
     graceMs?: number;
     /** Sent if the test process exits while the child still runs (a crash safety net, not cleanup). */
     exitSignal?: NodeJS.Signals;
+    /** Receives every chunk of the child's stdout (the output tail is kept either way). */
+    onStdout?: (chunk: Buffer) => void;
   } = {},
 ): SpawnedProcess {
   const child = spawn(command, args, {
@@ -87,6 +89,7 @@ export function spawnManaged(
     tail = (tail + chunk.toString('utf8')).slice(-OUTPUT_TAIL_BYTES);
   };
   child.stdout?.on('data', keep);
+  if (opts.onStdout) child.stdout?.on('data', opts.onStdout);
   child.stderr?.on('data', keep);
   let exitedFlag = false;
   const exited = new Promise<number | string>((resolveExit) => {
@@ -241,6 +244,8 @@ export interface BerthProcessOptions {
   args?: string[];
   /** Extra environment variables (merged over process.env). */
   env?: Record<string, string>;
+  /** Receives every chunk of Berth's stdout (its pino JSON log lines), e.g. a RequestLog's `onStdout`. */
+  onStdout?: (chunk: Buffer) => void;
 }
 
 /** Starts `node dist/src/main.js serve --listen 127.0.0.1:PORT --data DIR` (run `npm run build` first). */
@@ -252,7 +257,7 @@ export async function startBerthProcess(opts: BerthProcessOptions = {}): Promise
     spawnManaged(
       process.execPath,
       [berthEntry, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, ...(opts.args ?? [])],
-      { cwd: repoRoot, env: { ...process.env, ...opts.env } },
+      { cwd: repoRoot, env: { ...process.env, ...opts.env }, onStdout: opts.onStdout },
     ),
   );
 }

@@ -17,6 +17,9 @@ export const toolPackages = {
   busybox: 'busybox-static',
   'docker-registry': 'docker-registry',
   wrk: 'wrk',
+  openssl: 'openssl',
+  containerd: 'containerd',
+  ctr: 'containerd',
 } as const;
 export type ToolName = keyof typeof toolPackages;
 

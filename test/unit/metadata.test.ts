@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { openDatabase, schemaVersion } from '../../src/metadata/db.js';
 import { MIGRATIONS } from '../../src/metadata/migrations/index.js';
 import { withReadCache } from '../../src/metadata/read-cache.js';
+import { createSqliteAccountStore } from '../../src/metadata/sqlite-account-store.js';
 import { createSqliteMetadataStore } from '../../src/metadata/sqlite-store.js';
 import type { Digest, RepoName, Tag } from '../../src/registry/references.js';
 
@@ -25,6 +26,52 @@ describe('metadata database', () => {
     const db = openDatabase(':memory:');
     expect(schemaVersion(db)).toBe(MIGRATIONS.at(-1)?.version);
     db.close();
+  });
+
+  it('migrates a v1 database to v2, keeping its data and adding the account tables', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'berth-db-'));
+    const path = join(dir, 'berth.db');
+    try {
+      const v1 = openDatabase(path, MIGRATIONS.slice(0, 1));
+      expect(schemaVersion(v1)).toBe(1);
+      createSqliteMetadataStore(v1).putManifest(repo('team/app'), manifest('1'), {
+        blobs: [],
+        manifests: [],
+      });
+      v1.close();
+
+      const v2 = openDatabase(path, MIGRATIONS.slice(0, 2));
+      try {
+        expect(schemaVersion(v2)).toBe(2);
+        expect(createSqliteMetadataStore(v2).listRepositories({})).toEqual(['team/app']);
+        const tables = v2
+          .prepare(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'index') AND name NOT LIKE 'sqlite_%'",
+          )
+          .pluck()
+          .all();
+        expect(tables).toEqual(
+          expect.arrayContaining([
+            'accounts',
+            'namespaces',
+            'namespace_members',
+            'namespace_members_account',
+          ]),
+        );
+        const accounts = createSqliteAccountStore(v2);
+        accounts.insertNamespace({ name: 'team', public: false, createdAt: 1 });
+        expect(accounts.listNamespaces()).toEqual([{ name: 'team', public: false, createdAt: 1 }]);
+        expect(() =>
+          v2
+            .prepare("INSERT INTO accounts (name, kind, secret_hash, created_at) VALUES ('x', 'bot', 'h', 1)")
+            .run(),
+        ).toThrow(/CHECK constraint/);
+      } finally {
+        v2.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses a database written by a newer Berth', async () => {

@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import type { Registry } from '../../registry/registry.js';
 import type { Listing } from '../../registry/discovery.js';
+import { authState } from '../access.js';
 import { nextLink } from '../headers.js';
 import { digestParam, page, queryValue, repoName } from '../params.js';
 
@@ -23,7 +24,7 @@ export function discoveryHandlers(registry: Registry) {
     /** GET /v2/_catalog?n=&last= */
     catalog(ctx: Context) {
       const requested = page(ctx);
-      const listing = registry.discovery.catalog(requested);
+      const listing = registry.discovery.catalog(requested, authState(ctx).readable);
       setNextLink(ctx, listing, requested.limit);
       ctx.body = { repositories: listing.items };
     },

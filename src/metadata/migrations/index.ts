@@ -1,9 +1,13 @@
 // Numbered, append-only schema migrations. Never edit a released migration: add the next number.
 import * as m001 from './001-initial.js';
+import * as m002 from './002-accounts.js';
 
 export interface Migration {
   version: number;
   up: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, up: m001.up }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, up: m001.up },
+  { version: 2, up: m002.up },
+];

@@ -1,0 +1,121 @@
+// Composition of authentication for auth.mode (called from server.ts): what guards the registry
+// routes (an Authorizer), and in token mode the token endpoint and the account directory.
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import { durationMs, type BerthConfig } from './config/schema.js';
+import { createAccountService, type AccountService } from './auth/accounts.js';
+import { createHtpasswdFile } from './auth/htpasswd-file.js';
+import { createLoginThrottle } from './auth/login-throttle.js';
+import { createAccessPolicy } from './auth/policy.js';
+import { loadSigningKey } from './auth/signing-key.js';
+import { createTokenService, type TokenService } from './auth/token-service.js';
+import { createTokenIssuer, createTokenVerifier } from './auth/tokens.js';
+import { createTrustedIssuer } from './auth/trusted-issuers.js';
+import { allowEverything, type Authorizer } from './http/access.js';
+import { createBasicAuthorizer } from './http/basic-authorizer.js';
+import type { ManagementDeps } from './http/management/router.js';
+import { createTokenAuthorizer } from './http/token-authorizer.js';
+import type { SqliteDatabase } from './metadata/db.js';
+import { createSqliteAccountStore } from './metadata/sqlite-account-store.js';
+import type { Logger } from './registry/deps.js';
+
+export interface AuthComposition {
+  authorizer: Authorizer;
+  /** Token mode only. */
+  tokens?: TokenService;
+  accounts?: AccountService;
+  /** Token mode only: what the management API (/api/v1) needs. */
+  management?: ManagementDeps;
+}
+
+export interface AuthSecrets {
+  /** BERTH_ADMIN_PASSWORD: the first admin's password, instead of a generated one. */
+  adminPassword?: string;
+  /** Shows a generated admin password once (default: standard error, never the JSON log). */
+  announce?: (text: string) => void;
+}
+
+const seconds = (duration: string) => Math.round(durationMs(duration) / 1000);
+
+export async function composeAuth(
+  config: BerthConfig,
+  db: SqliteDatabase,
+  log: Logger,
+  secrets: AuthSecrets = {},
+): Promise<AuthComposition> {
+  const auth = config.auth;
+  const clock = Date.now;
+  const throttle = createLoginThrottle({
+    failures: auth.loginLimit.failures,
+    windowMs: durationMs(auth.loginLimit.window),
+    clock,
+  });
+
+  if (auth.mode === 'none') return { authorizer: allowEverything };
+  if (auth.mode === 'htpasswd') {
+    const users = createHtpasswdFile({ path: resolve(auth.htpasswd.path ?? ''), clock, log });
+    return { authorizer: createBasicAuthorizer({ users, throttle, realm: auth.service, log }) };
+  }
+
+  const accounts = createAccountService({
+    store: createSqliteAccountStore(db),
+    clock,
+    personalNamespaces: auth.personalNamespaces,
+  });
+  const admin = await accounts.ensureAdmin(auth.adminUser, secrets.adminPassword || undefined);
+  if (admin.created) {
+    log.info({ account: auth.adminUser }, 'created the administrator account');
+    if (admin.password) {
+      (secrets.announce ?? ((text) => process.stderr.write(text)))(
+        `\nBerth created the administrator account "${auth.adminUser}" with the password:\n\n` +
+          `    ${admin.password}\n\nIt is shown only this once: store it, or change it with ` +
+          `\`berth user passwd ${auth.adminUser} --password-stdin\`.\n\n`,
+      );
+    }
+  }
+
+  const keyPath = resolve(auth.signingKey ?? `${config.dataDir}/auth/token-signing-key.pem`);
+  const key = loadSigningKey(keyPath, auth.signingKey === null);
+  const issuer = createTokenIssuer({
+    key,
+    issuer: auth.issuer,
+    service: auth.service,
+    accessTtlSeconds: seconds(auth.tokenTtl),
+    refreshTtlSeconds: seconds(auth.refreshTokenTtl),
+    clock,
+    newId: randomUUID,
+  });
+  const verifier = createTokenVerifier({
+    own: { key, issuer: auth.issuer, service: auth.service },
+    trusted: auth.trustedIssuers.map((trusted) =>
+      createTrustedIssuer(trusted, {
+        defaultService: auth.service,
+        clock,
+        onError: (err) =>
+          log.warn({ err, issuer: trusted.issuer }, 'cannot fetch the JWKS of a trusted issuer'),
+      }),
+    ),
+    clockSkewSeconds: seconds(auth.clockSkew),
+    clock,
+  });
+  const policy = createAccessPolicy(accounts);
+  const tokens = createTokenService({
+    service: auth.service,
+    accounts,
+    policy,
+    issuer,
+    verifier,
+    throttle,
+    log,
+  });
+  const authorizer = createTokenAuthorizer({
+    verifier,
+    policy,
+    accounts,
+    service: auth.service,
+    realm: auth.realm,
+    log,
+  });
+  const management: ManagementDeps = { accounts, tokens, verifier, realm: auth.service, log };
+  return { authorizer, tokens, accounts, management };
+}

@@ -1,0 +1,447 @@
+// Account and namespace management, and checking credentials: the rules on top of AccountStore.
+// Names:
+//   users       [a-z0-9]+([._-][a-z0-9]+)*, at most 64 characters
+//   robots      ROBOT_PREFIX + a name of the same form (given with or without the prefix)
+//   namespaces  one repository path component (OCI dist-spec `<name>` grammar), at most 128 characters
+// Personal namespaces (when enabled): every user implicitly owns, as admin, the namespace named after
+// them. It exists as long as the user does; it is stored only once it gets members or is made public,
+// and user names and namespace names then share one space (neither may take the other's name).
+// Errors are AccountError subclasses (src/auth/errors.ts). Nothing here caches: every call reads the
+// store, so changes made by the CLI in another process take effect at once.
+import { NAME_COMPONENT } from '../registry/references.js';
+import {
+  AccountNotFoundError,
+  InvalidInputError,
+  LastAdminError,
+  MembershipNotFoundError,
+  NameTakenError,
+  NamespaceNotFoundError,
+} from './errors.js';
+import { parseHtpasswd, type HtpasswdRejection } from './htpasswd.js';
+import {
+  ROBOT_PREFIX,
+  ROLES,
+  type Account,
+  type AccountKind,
+  type AccountStore,
+  type Membership,
+  type Namespace,
+  type Role,
+  type StoredAccount,
+} from './model.js';
+import {
+  hashPassword,
+  hashRobotSecret,
+  newPassword,
+  newRobotSecret,
+  verifyAgainstNothing,
+  verifySecret,
+} from './passwords.js';
+
+export interface AccountServiceDeps {
+  store: AccountStore;
+  clock: () => number;
+  /** auth.personalNamespaces: each user is admin of the namespace named after them. */
+  personalNamespaces: boolean;
+}
+
+export interface Grant {
+  namespace: string;
+  role: Role;
+}
+
+export interface HtpasswdImport {
+  added: string[];
+  updated: string[];
+  /** Already present and left alone (not overwriting, or the hash is unchanged). */
+  skipped: string[];
+  rejected: HtpasswdRejection[];
+}
+
+const ACCOUNT_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+const ACCOUNT_NAME_MAX = 64;
+const NAMESPACE_NAME = new RegExp(`^${NAME_COMPONENT}$`);
+const NAMESPACE_NAME_MAX = 128;
+const PASSWORD_MIN = 8;
+const PASSWORD_MAX = 1024;
+
+/** `ci` and `robot+ci` both name the robot `robot+ci`. */
+export function robotAccountName(name: string): string {
+  return name.startsWith(ROBOT_PREFIX) ? name : ROBOT_PREFIX + name;
+}
+
+function accountNameProblem(name: string): string | undefined {
+  if (name.length === 0) return 'empty';
+  if (name.length > ACCOUNT_NAME_MAX) return `longer than ${ACCOUNT_NAME_MAX} characters`;
+  if (!ACCOUNT_NAME.test(name)) return 'use lowercase letters and digits, separated by single . _ or -';
+  return undefined;
+}
+
+function checkUserName(name: string): void {
+  const problem = accountNameProblem(name);
+  if (problem) throw new InvalidInputError('user name', problem);
+}
+
+/** Checks a full robot name (with prefix). */
+function checkRobotName(fullName: string): void {
+  const problem = accountNameProblem(fullName.slice(ROBOT_PREFIX.length));
+  if (problem) throw new InvalidInputError('robot name', problem);
+}
+
+function checkNamespaceName(name: string): void {
+  if (name.length === 0) throw new InvalidInputError('namespace name', 'empty');
+  if (name.length > NAMESPACE_NAME_MAX) {
+    throw new InvalidInputError('namespace name', `longer than ${NAMESPACE_NAME_MAX} characters`);
+  }
+  if (!NAMESPACE_NAME.test(name)) {
+    throw new InvalidInputError(
+      'namespace name',
+      'use lowercase letters and digits, separated by . _ __ or -',
+    );
+  }
+}
+
+function checkPassword(password: string): void {
+  if (password.length < PASSWORD_MIN) {
+    throw new InvalidInputError('password', `shorter than ${PASSWORD_MIN} characters`);
+  }
+  if (password.length > PASSWORD_MAX) {
+    throw new InvalidInputError('password', `longer than ${PASSWORD_MAX} characters`);
+  }
+}
+
+export function parseRole(role: string): Role {
+  if (!(ROLES as readonly string[]).includes(role)) {
+    throw new InvalidInputError('role', `${role} is not one of ${ROLES.join(', ')}`);
+  }
+  return role as Role;
+}
+
+function publicView({ secretHash: _secretHash, ...account }: StoredAccount): Account {
+  return account;
+}
+
+export function createAccountService({ store, clock, personalNamespaces }: AccountServiceDeps) {
+  function requireAccount(name: string): StoredAccount {
+    const account = store.getAccount(name);
+    if (!account) throw new AccountNotFoundError(name);
+    return account;
+  }
+
+  /** An account named exactly so, else the robot of that name (`ci` -> `robot+ci`). */
+  function resolveAccount(name: string): StoredAccount {
+    const account = store.getAccount(name) ?? store.getAccount(robotAccountName(name));
+    if (!account) throw new AccountNotFoundError(name);
+    return account;
+  }
+
+  /** The user whose personal namespace this is, if personal namespaces are on and there is one. */
+  function personalOwner(namespace: string): StoredAccount | undefined {
+    if (!personalNamespaces) return undefined;
+    const account = store.getAccount(namespace);
+    return account?.kind === 'user' ? account : undefined;
+  }
+
+  function findNamespace(name: string): Namespace | undefined {
+    const stored = store.getNamespace(name);
+    if (stored) return stored;
+    const owner = personalOwner(name);
+    return owner && { name, public: false, createdAt: owner.createdAt };
+  }
+
+  function requireNamespace(name: string): Namespace {
+    const namespace = findNamespace(name);
+    if (!namespace) throw new NamespaceNotFoundError(name);
+    return namespace;
+  }
+
+  /** Stores a personal namespace's row before its first member or setting; no-op for stored ones. */
+  function materialize(namespace: Namespace): void {
+    store.insertNamespace(namespace);
+  }
+
+  function ownerMembership(namespace: string): Membership {
+    return { namespace, account: namespace, role: 'admin' };
+  }
+
+  function refuseLastAdmin(account: StoredAccount): void {
+    if (!account.admin) return;
+    const admins = store.listAccounts().filter((a) => a.admin).length;
+    if (admins <= 1) throw new LastAdminError(account.name);
+  }
+
+  function refuseNamespaceNamed(name: string): void {
+    if (personalNamespaces && store.getNamespace(name)) throw new NameTakenError(name, 'namespace');
+  }
+
+  async function addUser(
+    name: string,
+    password: string,
+    options: { admin?: boolean; description?: string | null } = {},
+  ): Promise<Account> {
+    checkUserName(name);
+    checkPassword(password);
+    if (store.getAccount(name)) throw new NameTakenError(name, 'account');
+    refuseNamespaceNamed(name);
+    const account: StoredAccount = {
+      name,
+      kind: 'user',
+      admin: options.admin ?? false,
+      credentialVersion: 1,
+      description: options.description ?? null,
+      createdAt: clock(),
+      secretHash: await hashPassword(password),
+    };
+    // Re-checked after the await: another writer may have taken the name meanwhile.
+    refuseNamespaceNamed(name);
+    if (!store.insertAccount(account)) throw new NameTakenError(name, 'account');
+    return publicView(account);
+  }
+
+  return {
+    addUser,
+
+    /** Replaces a user's password; the credential version moves on, voiding refresh tokens. */
+    async setPassword(name: string, password: string): Promise<void> {
+      const account = requireAccount(name);
+      if (account.kind !== 'user') {
+        throw new InvalidInputError('account', `${name} is a robot account; rotate its secret instead`);
+      }
+      checkPassword(password);
+      const secretHash = await hashPassword(password);
+      if (!store.updateSecret(name, secretHash)) throw new AccountNotFoundError(name);
+    },
+
+    /** Grants or withdraws global administration (users only); the last admin cannot be demoted. */
+    setAdmin(name: string, admin: boolean): void {
+      const account = requireAccount(name);
+      if (admin && account.kind === 'robot') {
+        throw new InvalidInputError(
+          'account',
+          'robot accounts cannot be administrators; grant namespace roles',
+        );
+      }
+      if (!admin) refuseLastAdmin(account);
+      store.setAdmin(name, admin);
+    },
+
+    /** Deletes an account (exact name), its memberships and, for a user, its personal namespace's row. */
+    removeAccount(name: string): void {
+      const account = requireAccount(name);
+      refuseLastAdmin(account);
+      store.deleteAccount(name);
+      if (personalNamespaces && account.kind === 'user') store.deleteNamespace(name);
+    },
+
+    getAccount(name: string): Account | undefined {
+      const account = store.getAccount(name);
+      return account && publicView(account);
+    },
+
+    listAccounts(kind?: AccountKind): Account[] {
+      return store.listAccounts(kind);
+    },
+
+    /** Creates a robot with a new secret, returned here and never again; grants are checked first. */
+    addRobot(
+      name: string,
+      options: { description?: string | null; grants?: readonly Grant[] } = {},
+    ): { account: Account; secret: string } {
+      const fullName = robotAccountName(name);
+      checkRobotName(fullName);
+      const grants = (options.grants ?? []).map((grant) => ({
+        namespace: requireNamespace(grant.namespace),
+        role: parseRole(grant.role),
+      }));
+      const secret = newRobotSecret();
+      const account: StoredAccount = {
+        name: fullName,
+        kind: 'robot',
+        admin: false,
+        credentialVersion: 1,
+        description: options.description ?? null,
+        createdAt: clock(),
+        secretHash: hashRobotSecret(secret),
+      };
+      if (!store.insertAccount(account)) throw new NameTakenError(fullName, 'account');
+      try {
+        for (const { namespace, role } of grants) {
+          materialize(namespace);
+          store.setMember({ namespace: namespace.name, account: fullName, role });
+        }
+      } catch (err) {
+        store.deleteAccount(fullName);
+        throw err;
+      }
+      return { account: publicView(account), secret };
+    },
+
+    /** Replaces a robot's secret, returning the new one; refresh tokens issued before are void. */
+    rotateRobotSecret(name: string): string {
+      const fullName = robotAccountName(name);
+      const account = store.getAccount(fullName);
+      if (account?.kind !== 'robot') throw new AccountNotFoundError(fullName);
+      const secret = newRobotSecret();
+      if (!store.updateSecret(fullName, hashRobotSecret(secret))) throw new AccountNotFoundError(fullName);
+      return secret;
+    },
+
+    /**
+     * The account when `secret` is its password (users) or secret (robots), else undefined. The name
+     * is exact (robots log in as `robot+ci`). An unknown name costs one verification all the same.
+     */
+    async authenticate(name: string, secret: string): Promise<Account | undefined> {
+      const account = store.getAccount(name);
+      if (!account) {
+        await verifyAgainstNothing(secret, name.startsWith(ROBOT_PREFIX) ? 'robot' : 'password');
+        return undefined;
+      }
+      return (await verifySecret(account.secretHash, secret)) ? publicView(account) : undefined;
+    },
+
+    /**
+     * First start: when there are no accounts at all, creates the global admin `name` with `password`,
+     * or with a generated one that is returned (the only time it is shown). Otherwise does nothing,
+     * even when `name` exists without being admin.
+     */
+    async ensureAdmin(name: string, password?: string): Promise<{ created: boolean; password?: string }> {
+      if (store.countAccounts() > 0) return { created: false };
+      const chosen = password ?? newPassword();
+      try {
+        await addUser(name, chosen, { admin: true });
+      } catch (err) {
+        if (err instanceof NameTakenError && store.getAccount(name)) return { created: false };
+        throw err;
+      }
+      return password === undefined ? { created: true, password: chosen } : { created: true };
+    },
+
+    /**
+     * Adds the bcrypt entries of an htpasswd file as users, keeping their hashes. Existing users are
+     * skipped unless `overwrite`; names Berth does not accept are rejected, with their line.
+     */
+    importHtpasswd(text: string, options: { overwrite?: boolean } = {}): HtpasswdImport {
+      const parsed = parseHtpasswd(text);
+      const result: HtpasswdImport = { added: [], updated: [], skipped: [], rejected: [...parsed.rejected] };
+      for (const [name, hash] of parsed.entries) {
+        const line = parsed.lines.get(name) ?? 0;
+        const problem = accountNameProblem(name);
+        const existing = store.getAccount(name);
+        if (problem) {
+          result.rejected.push({ line, user: name, reason: `invalid user name: ${problem}` });
+        } else if (existing) {
+          if (options.overwrite && existing.secretHash !== hash && store.updateSecret(name, hash)) {
+            result.updated.push(name);
+          } else {
+            result.skipped.push(name);
+          }
+        } else if (personalNamespaces && store.getNamespace(name)) {
+          result.rejected.push({ line, user: name, reason: 'the name is taken by a namespace' });
+        } else {
+          const added = store.insertAccount({
+            name,
+            kind: 'user',
+            admin: false,
+            credentialVersion: 1,
+            description: null,
+            createdAt: clock(),
+            secretHash: hash,
+          });
+          (added ? result.added : result.skipped).push(name);
+        }
+      }
+      result.rejected.sort((a, b) => a.line - b.line);
+      return result;
+    },
+
+    addNamespace(name: string, options: { public?: boolean } = {}): Namespace {
+      checkNamespaceName(name);
+      if (personalNamespaces && store.getAccount(name)) throw new NameTakenError(name, 'account');
+      const namespace: Namespace = { name, public: options.public ?? false, createdAt: clock() };
+      if (!store.insertNamespace(namespace)) throw new NameTakenError(name, 'namespace');
+      return namespace;
+    },
+
+    /** Deletes a namespace and its memberships (its repositories stay). Personal namespaces go with their user. */
+    removeNamespace(name: string): void {
+      if (personalOwner(name)) {
+        throw new InvalidInputError('namespace', `${name} is the personal namespace of user ${name}`);
+      }
+      if (!store.deleteNamespace(name)) throw new NamespaceNotFoundError(name);
+    },
+
+    setNamespacePublic(name: string, isPublic: boolean): void {
+      const namespace = requireNamespace(name);
+      materialize(namespace);
+      store.setNamespacePublic(name, isPublic);
+    },
+
+    /** A stored namespace, or a user's personal one (private until made public). */
+    getNamespace: findNamespace,
+
+    /** Stored namespaces and, when enabled, every user's personal namespace, by name. */
+    listNamespaces(): Namespace[] {
+      const byName = new Map(store.listNamespaces().map((n) => [n.name, n]));
+      if (personalNamespaces) {
+        for (const user of store.listAccounts('user')) {
+          if (!byName.has(user.name)) {
+            byName.set(user.name, { name: user.name, public: false, createdAt: user.createdAt });
+          }
+        }
+      }
+      return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    },
+
+    /** Gives `account` (robots with or without prefix) `role` in `namespace`, replacing any earlier role. */
+    setMember(namespace: string, account: string, role: string): Membership {
+      const parsedRole = parseRole(role);
+      const target = requireNamespace(namespace);
+      const member = resolveAccount(account);
+      if (personalOwner(namespace)?.name === member.name) {
+        throw new InvalidInputError('member', `${member.name} owns the personal namespace ${namespace}`);
+      }
+      materialize(target);
+      const membership: Membership = { namespace, account: member.name, role: parsedRole };
+      store.setMember(membership);
+      return membership;
+    },
+
+    removeMember(namespace: string, account: string): void {
+      requireNamespace(namespace);
+      const member = store.getAccount(account) ?? store.getAccount(robotAccountName(account));
+      const name = member?.name ?? account;
+      if (personalOwner(namespace)?.name === name) {
+        throw new InvalidInputError('member', `${name} owns the personal namespace ${namespace}`);
+      }
+      if (!store.removeMember(namespace, name)) throw new MembershipNotFoundError(namespace, account);
+    },
+
+    /** Who holds which role in the namespace, the owner of a personal namespace first. */
+    listMembers(namespace: string): Membership[] {
+      requireNamespace(namespace);
+      const owner = personalOwner(namespace);
+      const stored = store.listMembers(namespace);
+      return owner ? [ownerMembership(namespace), ...stored] : stored;
+    },
+
+    /** The account's roles (robots with or without prefix), its personal namespace first. */
+    membershipsOf(account: string): Membership[] {
+      const member = resolveAccount(account);
+      const stored = store.membershipsOf(member.name);
+      return personalNamespaces && member.kind === 'user'
+        ? [ownerMembership(member.name), ...stored]
+        : stored;
+    },
+
+    /**
+     * The role `accountName` (exact) holds in `namespace`, counting a user's personal namespace.
+     * Global administration (Account.admin) is not a role: callers check it themselves.
+     */
+    roleIn(namespace: string, accountName: string): Role | undefined {
+      if (personalOwner(namespace)?.name === accountName) return 'admin';
+      return store.getRole(namespace, accountName);
+    },
+  };
+}
+
+export type AccountService = ReturnType<typeof createAccountService>;

@@ -1,0 +1,62 @@
+// Failed logins are limited per account and per client address (auth.loginLimit): after `failures`
+// failures within `window`, further attempts for that key are refused until the oldest failure ages
+// out. A success clears the account's count, never the address's (so one valid account cannot be used
+// to reset an address that is guessing other accounts' passwords).
+
+export interface LoginThrottleOptions {
+  failures: number;
+  windowMs: number;
+  clock: () => number;
+  /** Keys remembered at most; the least recently failed are forgotten first. */
+  maxKeys?: number;
+}
+
+export interface LoginAttempt {
+  account: string;
+  source: string;
+}
+
+const keysOf = ({ account, source }: LoginAttempt) => [`account:${account}`, `source:${source}`];
+
+export function createLoginThrottle(options: LoginThrottleOptions) {
+  const { failures, windowMs, clock } = options;
+  const maxKeys = options.maxKeys ?? 100_000;
+  const failuresByKey = new Map<string, number[]>();
+
+  function recent(key: string, now: number): number[] {
+    const times = (failuresByKey.get(key) ?? []).filter((t) => t > now - windowMs);
+    if (times.length === 0) failuresByKey.delete(key);
+    else failuresByKey.set(key, times);
+    return times;
+  }
+
+  return {
+    /** Seconds until an attempt is allowed again, or 0 when it is allowed now. */
+    retryAfterSeconds(attempt: LoginAttempt): number {
+      const now = clock();
+      let wait = 0;
+      for (const key of keysOf(attempt)) {
+        const times = recent(key, now);
+        if (times.length >= failures) wait = Math.max(wait, times[times.length - failures]! + windowMs - now);
+      }
+      return Math.ceil(wait / 1000);
+    },
+
+    recordFailure(attempt: LoginAttempt): void {
+      const now = clock();
+      for (const key of keysOf(attempt)) {
+        const times = recent(key, now);
+        times.push(now);
+        failuresByKey.delete(key); // re-insert: Map order is then least recently failed first
+        failuresByKey.set(key, times.slice(-failures));
+      }
+      while (failuresByKey.size > maxKeys) failuresByKey.delete(failuresByKey.keys().next().value as string);
+    },
+
+    recordSuccess(attempt: LoginAttempt): void {
+      failuresByKey.delete(`account:${attempt.account}`);
+    },
+  };
+}
+
+export type LoginThrottle = ReturnType<typeof createLoginThrottle>;

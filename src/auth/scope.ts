@@ -1,0 +1,84 @@
+// The Docker token spec's scope vocabulary (docs/spec/auth/scope.md):
+//   scope         := resourcescope [ ' ' resourcescope ]*
+//   resourcescope := resourcetype ":" resourcename ":" action [ ',' action ]*
+// A resource name may itself hold ':' (a registry host with a port), so the type ends at the first
+// ':' and the actions start after the last one. `repository(plugin)`-style classes are kept as typed.
+
+export type RepositoryAction = 'pull' | 'push' | 'delete';
+
+/** One entry of a token's `access` claim, and one requirement of a route. */
+export interface Access {
+  type: string;
+  name: string;
+  actions: string[];
+}
+
+export const repositoryAccess = (name: string, ...actions: RepositoryAction[]): Access => ({
+  type: 'repository',
+  name,
+  actions,
+});
+
+export const catalogAccess: Access = { type: 'registry', name: 'catalog', actions: ['*'] };
+
+/** Parses one or more scope strings (each may hold several space-separated scopes); drops malformed ones. */
+export function parseScopes(values: readonly string[]): Access[] {
+  const parsed: Access[] = [];
+  for (const value of values) {
+    for (const item of value.split(' ')) {
+      const first = item.indexOf(':');
+      const last = item.lastIndexOf(':');
+      if (first <= 0 || last <= first + 1 || last === item.length - 1) continue;
+      const actions = [
+        ...new Set(
+          item
+            .slice(last + 1)
+            .split(',')
+            .filter(Boolean),
+        ),
+      ];
+      if (actions.length > 0)
+        parsed.push({ type: item.slice(0, first), name: item.slice(first + 1, last), actions });
+    }
+  }
+  return mergeAccess(parsed);
+}
+
+export function formatScope(access: readonly Access[]): string {
+  return access.map((a) => `${a.type}:${a.name}:${a.actions.join(',')}`).join(' ');
+}
+
+/** Folds entries for the same resource together, keeping action order of first appearance. */
+export function mergeAccess(access: readonly Access[]): Access[] {
+  const byResource = new Map<string, Access>();
+  for (const entry of access) {
+    const key = `${entry.type}\u0000${entry.name}`;
+    const found = byResource.get(key);
+    if (!found) byResource.set(key, { type: entry.type, name: entry.name, actions: [...entry.actions] });
+    else for (const action of entry.actions) if (!found.actions.includes(action)) found.actions.push(action);
+  }
+  return [...byResource.values()];
+}
+
+/** Whether `granted` (a token's access claim) covers every action of every entry of `required`. */
+export function covers(granted: readonly Access[], required: readonly Access[]): boolean {
+  return required.every((need) => {
+    const have = granted
+      .filter((g) => g.type === need.type && g.name === need.name)
+      .flatMap((g) => g.actions);
+    return need.actions.every((action) => have.includes(action) || have.includes('*'));
+  });
+}
+
+/** What of `required` is not covered by `granted`, per resource. */
+export function missing(granted: readonly Access[], required: readonly Access[]): Access[] {
+  const out: Access[] = [];
+  for (const need of required) {
+    const have = granted
+      .filter((g) => g.type === need.type && g.name === need.name)
+      .flatMap((g) => g.actions);
+    const lacking = need.actions.filter((action) => !have.includes(action) && !have.includes('*'));
+    if (lacking.length > 0) out.push({ type: need.type, name: need.name, actions: lacking });
+  }
+  return out;
+}

@@ -1,0 +1,154 @@
+// The token endpoint's logic (Docker token spec docs/spec/auth/token.md and oauth.md), free of HTTP:
+// authenticate the grant (anonymous, password, or refresh token), intersect the requested scopes with
+// what the account may do, and mint the JWTs. Failed logins are throttled and logged without secrets.
+import { TokenRequestInvalidError, TooManyRequestsError, UnauthorizedError } from '../registry/errors.js';
+import type { Logger } from '../registry/deps.js';
+import type { LoginThrottle } from './login-throttle.js';
+import { ANONYMOUS, principalOf, subjectOf, type Account, type Principal } from './model.js';
+import type { AccessPolicy } from './policy.js';
+import { formatScope, missing, parseScopes, type Access } from './scope.js';
+import { InvalidTokenError, type TokenIssuer, type TokenVerifier } from './tokens.js';
+
+export type TokenGrant =
+  | { kind: 'anonymous' }
+  | { kind: 'password'; username: string; password: string }
+  | { kind: 'refresh'; refreshToken: string };
+
+export interface TokenRequest {
+  grant: TokenGrant;
+  /** The `service` parameter; must name this registry's service when given. */
+  service: string | undefined;
+  /** `scope` values as sent (repeated parameters, or space-separated in one). */
+  scopes: readonly string[];
+  /** offline_token=true (GET) or access_type=offline (POST): also return a refresh token. */
+  offline: boolean;
+  /** The `account` parameter: when given, it must match the authenticated username. */
+  account?: string;
+  clientId?: string;
+  /** The client's address, for throttling and logs. */
+  source: string;
+}
+
+export interface TokenResponse {
+  token: string;
+  expiresIn: number;
+  issuedAt: string;
+  access: Access[];
+  refreshToken?: string;
+}
+
+/** What the token service reads of the account directory. */
+export interface TokenAccounts {
+  authenticate(name: string, secret: string): Promise<Account | undefined>;
+  getAccount(name: string): Account | undefined;
+}
+
+export interface TokenServiceDeps {
+  service: string;
+  accounts: TokenAccounts;
+  policy: AccessPolicy;
+  issuer: TokenIssuer;
+  verifier: TokenVerifier;
+  throttle: LoginThrottle;
+  log: Logger;
+}
+
+export function createTokenService(deps: TokenServiceDeps) {
+  const { accounts, log, throttle } = deps;
+
+  /** Checks a username and password (or robot secret), with throttling; shared with Basic auth. */
+  async function login(username: string, password: string, source: string): Promise<Account> {
+    const attempt = { account: username, source };
+    const wait = throttle.retryAfterSeconds(attempt);
+    if (wait > 0) {
+      log.warn(
+        { event: 'login throttled', account: username, source, retryAfterSeconds: wait },
+        'login refused',
+      );
+      throw new TooManyRequestsError(wait);
+    }
+    const account = await accounts.authenticate(username, password);
+    if (!account) {
+      throttle.recordFailure(attempt);
+      log.warn({ event: 'login failed', account: username, source }, 'login failed');
+      throw new UnauthorizedError('invalid username or password');
+    }
+    throttle.recordSuccess(attempt);
+    return account;
+  }
+
+  async function principalFor(
+    grant: TokenGrant,
+    source: string,
+  ): Promise<{ principal: Principal; account?: Account }> {
+    if (grant.kind === 'anonymous') return { principal: ANONYMOUS };
+    if (grant.kind === 'password') {
+      const account = await login(grant.username, grant.password, source);
+      return { principal: principalOf(account), account };
+    }
+    let claims;
+    try {
+      claims = deps.verifier.verifyRefresh(grant.refreshToken);
+    } catch (err) {
+      const reason = err instanceof InvalidTokenError ? err.reason : 'invalid refresh token';
+      log.warn({ event: 'refresh token refused', source, reason }, 'login failed');
+      throw new UnauthorizedError(`invalid refresh token: ${reason}`);
+    }
+    const account = accounts.getAccount(claims.subject);
+    if (!account || account.credentialVersion !== claims.credentialVersion) {
+      log.warn(
+        { event: 'refresh token refused', account: claims.subject, source, reason: 'revoked' },
+        'login failed',
+      );
+      throw new UnauthorizedError('refresh token revoked');
+    }
+    return { principal: principalOf(account), account };
+  }
+
+  return {
+    login,
+
+    async issue(request: TokenRequest): Promise<TokenResponse> {
+      if (request.service !== undefined && request.service !== deps.service) {
+        throw new TokenRequestInvalidError(`this token service issues tokens for "${deps.service}"`);
+      }
+      const { principal, account } = await principalFor(request.grant, request.source);
+      if (
+        request.account !== undefined &&
+        request.account !== '' &&
+        account &&
+        request.account !== account.name
+      ) {
+        throw new UnauthorizedError('the account parameter does not match the credentials');
+      }
+      const requested = parseScopes(request.scopes);
+      const access = deps.policy.grant(principal, requested).filter((a) => a.actions.length > 0);
+      const refused = missing(access, requested);
+      if (refused.length > 0) {
+        log.info(
+          {
+            event: 'access denied',
+            account: subjectOf(principal) || '(anonymous)',
+            source: request.source,
+            refused: formatScope(refused),
+          },
+          'token grants less than requested',
+        );
+      }
+      const issued = deps.issuer.issueAccess(subjectOf(principal), access);
+      const refreshToken =
+        request.offline && account && request.grant.kind !== 'refresh'
+          ? deps.issuer.issueRefresh(account.name, account.credentialVersion)
+          : undefined;
+      return {
+        token: issued.token,
+        expiresIn: issued.expiresIn,
+        issuedAt: issued.issuedAt.toISOString(),
+        access,
+        ...(refreshToken ? { refreshToken } : {}),
+      };
+    },
+  };
+}
+
+export type TokenService = ReturnType<typeof createTokenService>;

@@ -1,0 +1,207 @@
+// Berth's JWTs (Docker token spec, docs/spec/auth/jwt.md): access tokens carry iss, sub, aud, exp,
+// nbf, iat, jti and the `access` claim; refresh tokens (offline_token / OAuth2 refresh_token) carry
+// `token_use: "refresh"` and the account's credential version, so a new password voids them.
+import jwt from 'jsonwebtoken';
+import type { KeyObject } from 'node:crypto';
+import type { Access } from './scope.js';
+import type { SigningKey } from './signing-key.js';
+import { algorithmsFor } from './signing-key.js';
+
+export interface TokenIssuerOptions {
+  key: SigningKey;
+  issuer: string;
+  service: string;
+  accessTtlSeconds: number;
+  refreshTtlSeconds: number;
+  clock: () => number;
+  newId: () => string;
+}
+
+export interface IssuedToken {
+  token: string;
+  expiresIn: number;
+  issuedAt: Date;
+}
+
+const seconds = (ms: number) => Math.floor(ms / 1000);
+
+export function createTokenIssuer(options: TokenIssuerOptions) {
+  const { key, issuer, service, clock, newId } = options;
+  const sign = (payload: object) =>
+    jwt.sign(payload, key.privateKey, { algorithm: key.algorithm, keyid: key.keyId });
+  return {
+    /** An access token granting exactly `access` (already intersected with what `subject` may do). */
+    issueAccess(subject: string, access: readonly Access[]): IssuedToken {
+      const now = clock();
+      const iat = seconds(now);
+      const token = sign({
+        iss: issuer,
+        sub: subject,
+        aud: service,
+        exp: iat + options.accessTtlSeconds,
+        nbf: iat,
+        iat,
+        jti: newId(),
+        access,
+      });
+      return { token, expiresIn: options.accessTtlSeconds, issuedAt: new Date(now) };
+    },
+
+    issueRefresh(subject: string, credentialVersion: number): string {
+      const iat = seconds(clock());
+      return sign({
+        iss: issuer,
+        sub: subject,
+        aud: service,
+        exp: iat + options.refreshTtlSeconds,
+        nbf: iat,
+        iat,
+        jti: newId(),
+        token_use: 'refresh',
+        cv: credentialVersion,
+      });
+    },
+  };
+}
+
+export type TokenIssuer = ReturnType<typeof createTokenIssuer>;
+
+/** A token the registry refuses; `reason` is for logs and the error detail, never a secret. */
+export class InvalidTokenError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'InvalidTokenError';
+  }
+}
+
+/** Where the keys of one accepted issuer come from. */
+export interface TrustedIssuer {
+  issuer: string;
+  service: string;
+  /** Public keys that may have signed a token with this `kid` (all of them when kid is absent). */
+  keysFor(kid: string | undefined): Promise<KeyObject[]>;
+}
+
+export interface VerifiedAccessToken {
+  issuer: string;
+  subject: string;
+  access: Access[];
+  /** Issued by Berth itself (not a trusted external issuer). */
+  own: boolean;
+  expiresAt: number;
+}
+
+export interface TokenVerifierOptions {
+  own: { key: SigningKey; issuer: string; service: string };
+  trusted: readonly TrustedIssuer[];
+  clockSkewSeconds: number;
+  clock: () => number;
+  /** Verified tokens remembered until they expire, so each is checked cryptographically once. */
+  cacheSize?: number;
+}
+
+function isAccessList(value: unknown): value is Access[] {
+  return (
+    Array.isArray(value) &&
+    value.every(
+      (a: Partial<Access>) =>
+        typeof a === 'object' &&
+        a !== null &&
+        typeof a.type === 'string' &&
+        typeof a.name === 'string' &&
+        Array.isArray(a.actions) &&
+        a.actions.every((x) => typeof x === 'string'),
+    )
+  );
+}
+
+export function createTokenVerifier(options: TokenVerifierOptions) {
+  const { own, trusted, clock } = options;
+  const cacheSize = options.cacheSize ?? 10_000;
+  const cache = new Map<string, VerifiedAccessToken>();
+
+  function verifyWith(
+    token: string,
+    keys: readonly KeyObject[],
+    issuer: string,
+    audience: string,
+  ): jwt.JwtPayload {
+    if (keys.length === 0) throw new InvalidTokenError('no key of the issuer matches the token');
+    let lastError: unknown;
+    for (const key of keys) {
+      try {
+        const payload = jwt.verify(token, key, {
+          algorithms: algorithmsFor(key) as jwt.Algorithm[],
+          issuer,
+          audience,
+          clockTolerance: options.clockSkewSeconds,
+          clockTimestamp: seconds(clock()),
+        });
+        if (typeof payload === 'string') throw new InvalidTokenError('token payload is not a JSON object');
+        return payload;
+      } catch (err) {
+        lastError = err;
+      }
+    }
+    if (lastError instanceof InvalidTokenError) throw lastError;
+    const message = lastError instanceof Error ? lastError.message : 'verification failed';
+    throw new InvalidTokenError(message);
+  }
+
+  function decodeUnverified(token: string): { kid?: string; iss?: string } {
+    const decoded = jwt.decode(token, { complete: true });
+    if (!decoded || typeof decoded.payload === 'string') throw new InvalidTokenError('malformed token');
+    return { kid: decoded.header.kid, iss: decoded.payload.iss };
+  }
+
+  function requireOwn(token: string): jwt.JwtPayload {
+    return verifyWith(token, [own.key.publicKey], own.issuer, own.service);
+  }
+
+  return {
+    /** Verifies a Bearer token presented to the registry; throws InvalidTokenError. */
+    async verifyAccess(token: string): Promise<VerifiedAccessToken> {
+      const cached = cache.get(token);
+      if (cached && cached.expiresAt + options.clockSkewSeconds * 1000 > clock()) return cached;
+      if (cached) cache.delete(token);
+
+      const { kid, iss } = decodeUnverified(token);
+      let payload: jwt.JwtPayload;
+      let ownToken = false;
+      if (iss === own.issuer) {
+        payload = requireOwn(token);
+        ownToken = true;
+      } else {
+        const external = trusted.find((t) => t.issuer === iss);
+        if (!external) throw new InvalidTokenError('token from an untrusted issuer');
+        payload = verifyWith(token, await external.keysFor(kid), external.issuer, external.service);
+      }
+      if (payload.token_use !== undefined) throw new InvalidTokenError('not an access token');
+      if (typeof payload.exp !== 'number') throw new InvalidTokenError('token has no expiry');
+      const access = payload.access ?? [];
+      if (!isAccessList(access)) throw new InvalidTokenError('malformed access claim');
+      const verified: VerifiedAccessToken = {
+        issuer: payload.iss ?? '',
+        subject: payload.sub ?? '',
+        access,
+        own: ownToken,
+        expiresAt: payload.exp * 1000,
+      };
+      if (cache.size >= cacheSize) cache.delete(cache.keys().next().value as string);
+      cache.set(token, verified);
+      return verified;
+    },
+
+    /** Verifies one of Berth's refresh tokens; throws InvalidTokenError. */
+    verifyRefresh(token: string): { subject: string; credentialVersion: number } {
+      decodeUnverified(token);
+      const payload = requireOwn(token);
+      if (payload.token_use !== 'refresh' || typeof payload.cv !== 'number' || !payload.sub) {
+        throw new InvalidTokenError('not a refresh token');
+      }
+      return { subject: payload.sub, credentialVersion: payload.cv };
+    },
+  };
+}
+
+export type TokenVerifier = ReturnType<typeof createTokenVerifier>;

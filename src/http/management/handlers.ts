@@ -1,0 +1,178 @@
+// Handlers of the management API: parse, call the account service, shape the answer. Who may call
+// which handler is declared in the route table (router.ts) and checked before any of these runs.
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { robotAccountName, type AccountService } from '../../auth/accounts.js';
+import { AccountNotFoundError, InvalidInputError, NamespaceNotFoundError } from '../../auth/errors.js';
+import { ROLES, type Account, type AccountKind } from '../../auth/model.js';
+import { respondEmpty } from '../respond.js';
+import { readJsonBody } from './body.js';
+import { accountView, memberView, membershipView, namespaceView, roleView } from './views.js';
+
+export const API_PREFIX = '/api/v1';
+
+export type Params = Readonly<Record<string, string>>;
+export type ManagementHandler = (ctx: Context, caller: Account, params: Params) => unknown;
+
+const description = z.string().max(1024).nullable().optional();
+const role = z.enum(ROLES);
+
+const NewUser = z.strictObject({
+  name: z.string(),
+  password: z.string(),
+  admin: z.boolean().optional(),
+  description,
+});
+const NewPassword = z.strictObject({ password: z.string(), currentPassword: z.string().optional() });
+const AdminFlag = z.strictObject({ admin: z.boolean() });
+const NewRobot = z.strictObject({
+  name: z.string(),
+  description,
+  grants: z.array(z.strictObject({ namespace: z.string(), role })).optional(),
+});
+const NewNamespace = z.strictObject({ name: z.string(), public: z.boolean().optional() });
+const NamespaceChange = z.strictObject({ public: z.boolean() });
+const MemberRole = z.strictObject({ role });
+
+function created(ctx: Context, path: string, body: unknown): void {
+  ctx.status = 201;
+  ctx.set('Location', `${API_PREFIX}${path}`);
+  ctx.body = body;
+}
+
+export function managementHandlers(accounts: AccountService) {
+  function requireAccount(name: string, kind: AccountKind): Account {
+    const account = accounts.getAccount(name);
+    if (account?.kind !== kind) throw new AccountNotFoundError(name);
+    return account;
+  }
+  const requireUser = (name: string) => requireAccount(name, 'user');
+  const requireRobot = (name: string) => requireAccount(robotAccountName(name), 'robot');
+
+  const withMemberships = (account: Account) => ({
+    ...accountView(account),
+    memberships: accounts.membershipsOf(account.name).map(roleView),
+  });
+
+  function requireNamespace(name: string) {
+    const namespace = accounts.getNamespace(name);
+    if (!namespace) throw new NamespaceNotFoundError(name);
+    return namespace;
+  }
+
+  return {
+    me(ctx, caller) {
+      ctx.body = withMemberships(caller);
+    },
+
+    listUsers(ctx) {
+      ctx.body = { users: accounts.listAccounts('user').map(accountView) };
+    },
+
+    async addUser(ctx) {
+      const body = await readJsonBody(ctx, NewUser);
+      const account = await accounts.addUser(body.name, body.password, {
+        admin: body.admin,
+        description: body.description,
+      });
+      created(ctx, `/users/${account.name}`, accountView(account));
+    },
+
+    getUser(ctx, _caller, { name = '' }) {
+      ctx.body = withMemberships(requireUser(name));
+    },
+
+    removeUser(ctx, _caller, { name = '' }) {
+      accounts.removeAccount(requireUser(name).name);
+      respondEmpty(ctx, 204);
+    },
+
+    async setPassword(ctx, caller, { name = '' }) {
+      const { password, currentPassword } = await readJsonBody(ctx, NewPassword);
+      // A user changing their own password proves they know it, so a leaked 5-minute access token
+      // cannot take the account over; administrators reset passwords without it.
+      if (!caller.admin && !(await accounts.authenticate(caller.name, currentPassword ?? ''))) {
+        throw new InvalidInputError('currentPassword', 'the current password is required and must be right');
+      }
+      await accounts.setPassword(requireUser(name).name, password);
+      respondEmpty(ctx, 204);
+    },
+
+    async setAdmin(ctx, _caller, { name = '' }) {
+      const { admin } = await readJsonBody(ctx, AdminFlag);
+      accounts.setAdmin(requireUser(name).name, admin);
+      ctx.body = accountView(requireUser(name));
+    },
+
+    listRobots(ctx) {
+      ctx.body = { robots: accounts.listAccounts('robot').map(accountView) };
+    },
+
+    /** The secret is in this response and the rotation's, never anywhere else. */
+    async addRobot(ctx) {
+      const body = await readJsonBody(ctx, NewRobot);
+      const { account, secret } = accounts.addRobot(body.name, {
+        description: body.description,
+        grants: body.grants,
+      });
+      created(ctx, `/robots/${account.name}`, { ...accountView(account), secret });
+    },
+
+    getRobot(ctx, _caller, { name = '' }) {
+      ctx.body = withMemberships(requireRobot(name));
+    },
+
+    rotateRobotSecret(ctx, _caller, { name = '' }) {
+      ctx.body = { secret: accounts.rotateRobotSecret(requireRobot(name).name) };
+    },
+
+    removeRobot(ctx, _caller, { name = '' }) {
+      accounts.removeAccount(requireRobot(name).name);
+      respondEmpty(ctx, 204);
+    },
+
+    /** Global admins see every namespace; others the ones they belong to, and the public ones. */
+    listNamespaces(ctx, caller) {
+      let namespaces = accounts.listNamespaces();
+      if (!caller.admin) {
+        const mine = new Set(accounts.membershipsOf(caller.name).map((m) => m.namespace));
+        namespaces = namespaces.filter((n) => n.public || mine.has(n.name));
+      }
+      ctx.body = { namespaces: namespaces.map(namespaceView) };
+    },
+
+    async addNamespace(ctx) {
+      const body = await readJsonBody(ctx, NewNamespace);
+      const namespace = accounts.addNamespace(body.name, { public: body.public });
+      created(ctx, `/namespaces/${namespace.name}`, namespaceView(namespace));
+    },
+
+    getNamespace(ctx, _caller, { name = '' }) {
+      const namespace = requireNamespace(name);
+      ctx.body = { ...namespaceView(namespace), members: accounts.listMembers(name).map(memberView) };
+    },
+
+    async changeNamespace(ctx, _caller, { name = '' }) {
+      const body = await readJsonBody(ctx, NamespaceChange);
+      accounts.setNamespacePublic(name, body.public);
+      ctx.body = namespaceView(requireNamespace(name));
+    },
+
+    removeNamespace(ctx, _caller, { name = '' }) {
+      accounts.removeNamespace(name);
+      respondEmpty(ctx, 204);
+    },
+
+    async setMember(ctx, _caller, { name = '', account = '' }) {
+      const body = await readJsonBody(ctx, MemberRole);
+      ctx.body = membershipView(accounts.setMember(name, account, body.role));
+    },
+
+    removeMember(ctx, _caller, { name = '', account = '' }) {
+      accounts.removeMember(name, account);
+      respondEmpty(ctx, 204);
+    },
+  } satisfies Record<string, ManagementHandler>;
+}
+
+export type ManagementHandlers = ReturnType<typeof managementHandlers>;

@@ -1,0 +1,80 @@
+// `auth.mode: token`: every registry request carries a Bearer JWT from Berth's token service (or a
+// trusted issuer) whose access claim covers the route's requirements (Docker token spec).
+// - no token: 401 with a Bearer challenge naming the scope to ask for;
+// - a bad token (tampered, expired, another service or issuer, alg none): 401 error="invalid_token";
+// - a good token that lacks the scope: 401 error="insufficient_scope" when the caller could get it by
+//   asking (or is anonymous, so the client should log in); 403 DENIED when the account may not.
+import { ANONYMOUS, principalOf, type Account, type Principal } from '../auth/model.js';
+import type { AccessPolicy } from '../auth/policy.js';
+import { covers, formatScope, missing } from '../auth/scope.js';
+import { InvalidTokenError, type TokenVerifier, type VerifiedAccessToken } from '../auth/tokens.js';
+import type { Logger } from '../registry/deps.js';
+import { DeniedError } from '../registry/errors.js';
+import { authState, type Authorizer } from './access.js';
+import { AuthChallengeError, bearerChallenge, tokenRealm } from './challenges.js';
+import { clientAddress, presentedCredentials } from './credentials.js';
+
+export interface TokenAuthorizerDeps {
+  verifier: TokenVerifier;
+  policy: AccessPolicy;
+  accounts: { getAccount(name: string): Account | undefined };
+  service: string;
+  /** auth.realm; null derives it from each request. */
+  realm: string | null;
+  log: Logger;
+}
+
+export function createTokenAuthorizer(deps: TokenAuthorizerDeps): Authorizer {
+  const { verifier, policy, log } = deps;
+
+  function principalFor(token: VerifiedAccessToken): Principal {
+    if (!token.own) return { kind: 'external', subject: token.subject, issuer: token.issuer };
+    if (token.subject === '') return ANONYMOUS;
+    const account = deps.accounts.getAccount(token.subject);
+    if (!account) throw new InvalidTokenError('the token names an account that no longer exists');
+    return principalOf(account);
+  }
+
+  return {
+    async authorize(ctx, required) {
+      const challenge = (error?: 'invalid_token' | 'insufficient_scope') =>
+        bearerChallenge({
+          realm: tokenRealm(ctx, deps.realm),
+          service: deps.service,
+          scope: required,
+          error,
+        });
+      const credentials = presentedCredentials(ctx);
+      if (credentials.scheme !== 'bearer') {
+        throw new AuthChallengeError('a bearer token from the token service is required', challenge());
+      }
+      let token: VerifiedAccessToken;
+      let principal: Principal;
+      try {
+        token = await verifier.verifyAccess(credentials.token);
+        principal = principalFor(token);
+      } catch (err) {
+        if (!(err instanceof InvalidTokenError)) throw err;
+        log.warn(
+          { event: 'token refused', reason: err.reason, source: clientAddress(ctx), path: ctx.path },
+          'token refused',
+        );
+        throw new AuthChallengeError(`invalid token: ${err.reason}`, challenge('invalid_token'));
+      }
+      const state = authState(ctx);
+      state.principal = principal;
+      state.readable = principal.kind === 'external' ? () => true : policy.readable(principal);
+      if (covers(token.access, required)) return;
+
+      const lacking = formatScope(missing(token.access, required));
+      if (principal.kind === 'account' && !policy.allows(principal, required)) {
+        log.info(
+          { event: 'access denied', account: principal.name, source: clientAddress(ctx), refused: lacking },
+          'access denied',
+        );
+        throw new DeniedError(`not allowed: ${lacking}`);
+      }
+      throw new AuthChallengeError(`the token does not grant ${lacking}`, challenge('insufficient_scope'));
+    },
+  };
+}

@@ -1,0 +1,196 @@
+// The pure parts of authentication: scope parsing, the access policy, login throttling and token
+// expiry through the verification cache, on fake clocks and an in-memory directory.
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createLoginThrottle } from '../../src/auth/login-throttle.js';
+import type { Namespace, Principal, Role } from '../../src/auth/model.js';
+import { createAccessPolicy } from '../../src/auth/policy.js';
+import { covers, formatScope, missing, parseScopes } from '../../src/auth/scope.js';
+import { libtrustKeyId, loadSigningKey } from '../../src/auth/signing-key.js';
+import { createTokenIssuer, createTokenVerifier, InvalidTokenError } from '../../src/auth/tokens.js';
+
+describe('scopes (docs/spec/auth/scope.md)', () => {
+  it('parses repeated and space-separated scopes, names with a registry port, and merges duplicates', () => {
+    expect(
+      parseScopes([
+        'repository:team/app:pull,push repository:localhost:5000/x/y:pull',
+        'repository:team/app:delete,pull',
+        'registry:catalog:*',
+      ]),
+    ).toEqual([
+      { type: 'repository', name: 'team/app', actions: ['pull', 'push', 'delete'] },
+      { type: 'repository', name: 'localhost:5000/x/y', actions: ['pull'] },
+      { type: 'registry', name: 'catalog', actions: ['*'] },
+    ]);
+  });
+
+  it('drops malformed scopes instead of failing the request', () => {
+    expect(
+      parseScopes(['', 'repository', 'repository:app', 'repository::pull', ':app:pull', 'repository:app:']),
+    ).toEqual([]);
+  });
+
+  it('tells what a grant covers and what it misses', () => {
+    const granted = parseScopes(['repository:a:pull,push registry:catalog:*']);
+    expect(covers(granted, parseScopes(['repository:a:push']))).toBe(true);
+    expect(covers(granted, parseScopes(['repository:a:delete']))).toBe(false);
+    expect(covers(granted, parseScopes(['repository:b:pull']))).toBe(false);
+    expect(covers(granted, [])).toBe(true);
+    expect(formatScope(missing(granted, parseScopes(['repository:a:pull,delete repository:b:pull'])))).toBe(
+      'repository:a:delete repository:b:pull',
+    );
+  });
+});
+
+describe('access policy', () => {
+  const roles = new Map<string, Role>([
+    ['team\u0000writer', 'write'],
+    ['team\u0000reader', 'read'],
+    ['team\u0000lead', 'admin'],
+    ['writer\u0000writer', 'admin'], // what the account service reports for a personal namespace
+  ]);
+  const namespaces = new Map<string, Namespace>([
+    ['team', { name: 'team', public: false, createdAt: 0 }],
+    ['pub', { name: 'pub', public: true, createdAt: 0 }],
+  ]);
+  const policy = createAccessPolicy({
+    roleIn: (namespace, account) => roles.get(`${namespace}\u0000${account}`),
+    getNamespace: (name) => namespaces.get(name),
+  });
+  const user = (name: string, admin = false): Principal => ({
+    kind: 'account',
+    name,
+    accountKind: 'user',
+    admin,
+  });
+  const anonymous: Principal = { kind: 'anonymous' };
+  const ask = 'repository:team/app:pull,push,delete';
+
+  it('maps roles to actions and intersects with the request', () => {
+    const granted = (p: Principal, scope = ask) => formatScope(policy.grant(p, parseScopes([scope])));
+    expect(granted(user('reader'))).toBe('repository:team/app:pull');
+    expect(granted(user('writer'))).toBe('repository:team/app:pull,push');
+    expect(granted(user('lead'))).toBe('repository:team/app:pull,push,delete');
+    expect(granted(user('root', true), 'repository:anything/else:pull,push,delete')).toBe(
+      'repository:anything/else:pull,push,delete',
+    );
+    expect(granted(user('stranger'))).toBe('repository:team/app:');
+    expect(granted(user('writer'), 'repository:writer/own:push,delete')).toBe(
+      'repository:writer/own:push,delete',
+    );
+  });
+
+  it('lets anyone pull from public namespaces, and nobody gains unknown resource types', () => {
+    expect(policy.repositoryActions(anonymous, 'pub/tool')).toEqual(['pull']);
+    expect(policy.repositoryActions(anonymous, 'team/app')).toEqual([]);
+    expect(policy.grant(user('root', true), parseScopes(['repository(plugin):x:pull']))[0]?.actions).toEqual(
+      [],
+    );
+    expect(policy.allows(anonymous, parseScopes(['registry:catalog:*']))).toBe(true);
+  });
+
+  it('treats a name without a slash as its own namespace', () => {
+    expect(policy.repositoryActions(user('reader'), 'team')).toEqual(['pull']);
+    expect(policy.repositoryActions(user('reader'), 'teamwork/app')).toEqual([]);
+  });
+
+  it('filters listings to what the principal may read', () => {
+    const names = ['pub/tool', 'team/app', 'writer/x', 'zzz/y'];
+    expect(names.filter(policy.readable(user('writer')))).toEqual(['pub/tool', 'team/app', 'writer/x']);
+    expect(names.filter(policy.readable(anonymous))).toEqual(['pub/tool']);
+    expect(names.filter(policy.readable(user('root', true)))).toEqual(names);
+  });
+});
+
+describe('login throttle', () => {
+  it('limits failures per account and per source, and forgets them after the window', () => {
+    let now = 0;
+    const throttle = createLoginThrottle({ failures: 2, windowMs: 60_000, clock: () => now });
+    const attempt = { account: 'alice', source: '10.0.0.1' };
+    throttle.recordFailure(attempt);
+    expect(throttle.retryAfterSeconds(attempt)).toBe(0);
+    now = 10_000;
+    throttle.recordFailure(attempt);
+    expect(throttle.retryAfterSeconds(attempt)).toBe(50);
+    expect(throttle.retryAfterSeconds({ account: 'alice', source: '10.0.0.2' })).toBe(50);
+    expect(throttle.retryAfterSeconds({ account: 'bob', source: '10.0.0.1' })).toBe(50);
+    expect(throttle.retryAfterSeconds({ account: 'bob', source: '10.0.0.2' })).toBe(0);
+    now = 60_001; // the first failure has left the window: one remains, under the limit
+    expect(throttle.retryAfterSeconds(attempt)).toBe(0);
+    throttle.recordFailure(attempt);
+    expect(throttle.retryAfterSeconds(attempt)).toBe(10);
+  });
+
+  it('clears the account on success but never the source', () => {
+    const throttle = createLoginThrottle({ failures: 1, windowMs: 60_000, clock: () => 0 });
+    throttle.recordFailure({ account: 'alice', source: 'a' });
+    throttle.recordSuccess({ account: 'alice', source: 'b' });
+    expect(throttle.retryAfterSeconds({ account: 'alice', source: 'b' })).toBe(0);
+    expect(throttle.retryAfterSeconds({ account: 'carol', source: 'a' })).toBe(60);
+  });
+});
+
+describe('signing key and token lifetime', () => {
+  it('generates a P-256 key once, private to its owner, and reuses it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'berth-key-'));
+    try {
+      const path = join(dir, 'auth', 'key.pem');
+      const first = loadSigningKey(path, true);
+      expect(first.algorithm).toBe('ES256');
+      expect((await stat(path)).mode & 0o777).toBe(0o600);
+      const again = loadSigningKey(path, true);
+      expect(again.keyId).toBe(first.keyId);
+      expect(await readFile(path, 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+      expect(() => loadSigningKey(join(dir, 'missing.pem'), false)).toThrow(/does not exist/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('derives distinct libtrust key ids in twelve groups of four', () => {
+    const a = libtrustKeyId(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey);
+    const b = libtrustKeyId(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey);
+    expect(a).toMatch(/^([A-Z2-7]{4}:){11}[A-Z2-7]{4}$/);
+    expect(a).not.toBe(b);
+  });
+
+  it('refuses a cached token once it expires (past the clock skew)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'berth-key-'));
+    try {
+      const key = loadSigningKey(join(dir, 'key.pem'), true);
+      let now = Date.now();
+      const clock = () => now;
+      const issuer = createTokenIssuer({
+        key,
+        issuer: 'berth',
+        service: 'berth',
+        accessTtlSeconds: 60,
+        refreshTtlSeconds: 600,
+        clock,
+        newId: () => 'id',
+      });
+      const verifier = createTokenVerifier({
+        own: { key, issuer: 'berth', service: 'berth' },
+        trusted: [],
+        clockSkewSeconds: 5,
+        clock,
+      });
+      const { token } = issuer.issueAccess('alice', []);
+      expect((await verifier.verifyAccess(token)).subject).toBe('alice');
+      now += 64_000;
+      expect((await verifier.verifyAccess(token)).subject).toBe('alice');
+      now += 2_000;
+      await expect(verifier.verifyAccess(token)).rejects.toBeInstanceOf(InvalidTokenError);
+      expect(() => verifier.verifyRefresh(token)).toThrow(InvalidTokenError);
+      expect(verifier.verifyRefresh(issuer.issueRefresh('alice', 3))).toEqual({
+        subject: 'alice',
+        credentialVersion: 3,
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
