@@ -46,7 +46,8 @@ export async function composeAuth(
   const auth = config.auth;
   const clock = Date.now;
   const throttle = createLoginThrottle({
-    failures: auth.loginLimit.failures,
+    perAccount: auth.loginLimit.perAccount,
+    perAddress: auth.loginLimit.perAddress,
     windowMs: durationMs(auth.loginLimit.window),
     clock,
   });

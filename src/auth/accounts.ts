@@ -263,16 +263,13 @@ export function createAccountService({ store, clock, personalNamespaces }: Accou
         createdAt: clock(),
         secretHash: hashRobotSecret(secret),
       };
-      if (!store.insertAccount(account)) throw new NameTakenError(fullName, 'account');
-      try {
+      store.transaction(() => {
+        if (!store.insertAccount(account)) throw new NameTakenError(fullName, 'account');
         for (const { namespace, role } of grants) {
           materialize(namespace);
           store.setMember({ namespace: namespace.name, account: fullName, role });
         }
-      } catch (err) {
-        store.deleteAccount(fullName);
-        throw err;
-      }
+      });
       return { account: publicView(account), secret };
     },
 
@@ -400,9 +397,11 @@ export function createAccountService({ store, clock, personalNamespaces }: Accou
       if (personalOwner(namespace)?.name === member.name) {
         throw new InvalidInputError('member', `${member.name} owns the personal namespace ${namespace}`);
       }
-      materialize(target);
       const membership: Membership = { namespace, account: member.name, role: parsedRole };
-      store.setMember(membership);
+      store.transaction(() => {
+        materialize(target);
+        store.setMember(membership);
+      });
       return membership;
     },
 

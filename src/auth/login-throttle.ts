@@ -1,10 +1,11 @@
-// Failed logins are limited per account and per client address (auth.loginLimit): after `failures`
-// failures within `window`, further attempts for that key are refused until the oldest failure ages
-// out. A success clears the account's count, never the address's (so one valid account cannot be used
+// Failed logins are limited per account and per client address (auth.loginLimit): after `perAccount`
+// failures for an account, or `perAddress` from an address, within `window`, further attempts for that
+// key are refused until the oldest failure ages out. A success clears the account's count, never the address's (so one valid account cannot be used
 // to reset an address that is guessing other accounts' passwords).
 
 export interface LoginThrottleOptions {
-  failures: number;
+  perAccount: number;
+  perAddress: number;
   windowMs: number;
   clock: () => number;
   /** Keys remembered at most; the least recently failed are forgotten first. */
@@ -19,7 +20,8 @@ export interface LoginAttempt {
 const keysOf = ({ account, source }: LoginAttempt) => [`account:${account}`, `source:${source}`];
 
 export function createLoginThrottle(options: LoginThrottleOptions) {
-  const { failures, windowMs, clock } = options;
+  const { windowMs, clock } = options;
+  const limitOf = (key: string) => (key.startsWith('account:') ? options.perAccount : options.perAddress);
   const maxKeys = options.maxKeys ?? 100_000;
   const failuresByKey = new Map<string, number[]>();
 
@@ -37,7 +39,8 @@ export function createLoginThrottle(options: LoginThrottleOptions) {
       let wait = 0;
       for (const key of keysOf(attempt)) {
         const times = recent(key, now);
-        if (times.length >= failures) wait = Math.max(wait, times[times.length - failures]! + windowMs - now);
+        const limit = limitOf(key);
+        if (times.length >= limit) wait = Math.max(wait, times[times.length - limit]! + windowMs - now);
       }
       return Math.ceil(wait / 1000);
     },
@@ -48,7 +51,7 @@ export function createLoginThrottle(options: LoginThrottleOptions) {
         const times = recent(key, now);
         times.push(now);
         failuresByKey.delete(key); // re-insert: Map order is then least recently failed first
-        failuresByKey.set(key, times.slice(-failures));
+        failuresByKey.set(key, times.slice(-limitOf(key)));
       }
       while (failuresByKey.size > maxKeys) failuresByKey.delete(failuresByKey.keys().next().value as string);
     },

@@ -49,6 +49,8 @@ export interface Membership {
 
 /** Persistence for accounts and namespaces (implemented in src/metadata). Synchronous, like SQLite. */
 export interface AccountStore {
+  /** Runs `work` as one transaction: all of its writes happen, or none (work must not await). */
+  transaction<T>(work: () => T): T;
   getAccount(name: string): StoredAccount | undefined;
   listAccounts(kind?: AccountKind): Account[];
   countAccounts(): number;

@@ -71,7 +71,8 @@ export function createTokenService(deps: TokenServiceDeps) {
     if (!account) {
       throttle.recordFailure(attempt);
       log.warn({ event: 'login failed', account: username, source }, 'login failed');
-      throw new UnauthorizedError('invalid username or password');
+      // Clients print the message (docker: "unauthorized: invalid username or password").
+      throw new UnauthorizedError('invalid username or password', 'invalid username or password');
     }
     throttle.recordSuccess(attempt);
     return account;
@@ -136,6 +137,16 @@ export function createTokenService(deps: TokenServiceDeps) {
         );
       }
       const issued = deps.issuer.issueAccess(subjectOf(principal), access);
+      log.info(
+        {
+          event: 'token issued',
+          account: subjectOf(principal) || '(anonymous)',
+          grant: request.grant.kind,
+          clientId: request.clientId,
+          scope: formatScope(access),
+        },
+        'token issued',
+      );
       const refreshToken =
         request.offline && account && request.grant.kind !== 'refresh'
           ? deps.issuer.issueRefresh(account.name, account.credentialVersion)

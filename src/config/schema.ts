@@ -140,7 +140,8 @@ export const configSchema = z
           .prefault({}),
         loginLimit: z
           .object({
-            failures: z.number().int().min(1).default(5),
+            perAccount: z.number().int().min(1).default(5),
+            perAddress: z.number().int().min(1).default(20),
             window: duration.default('5m'),
           })
           .strict()

@@ -90,6 +90,7 @@ export function createSqliteAccountStore(db: SqliteDatabase): AccountStore {
   };
 
   return {
+    transaction: (work) => db.transaction(work)(),
     getAccount(name) {
       const row = statements.getAccount.get(name) as StoredAccountRow | undefined;
       return row && { ...toAccount(row), secretHash: row.secret_hash };

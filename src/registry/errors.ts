@@ -128,8 +128,8 @@ export class UnsupportedError extends RegistryError {
 }
 
 export class UnauthorizedError extends RegistryError {
-  constructor(reason: string) {
-    super('UNAUTHORIZED', 'authentication required', { reason });
+  constructor(reason: string, message = 'authentication required') {
+    super('UNAUTHORIZED', message, { reason });
   }
 }
 

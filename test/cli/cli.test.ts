@@ -3,19 +3,18 @@ import Database from 'better-sqlite3';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { Agent } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { defaultConfig } from '../../src/config/schema.js';
+import { cleanEnv, ensureBuilt } from '../support/cli.js';
 import { clientFor, openRequest, waitFor } from '../support/http.js';
+import { berthEntry, repoRoot } from '../support/processes.js';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const entry = join(repoRoot, 'dist/src/main.js');
 const packageVersion = (
   JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }
 ).version;
@@ -38,14 +37,8 @@ interface Started {
 const children = new Set<ChildProcess>();
 const tempDirs: string[] = [];
 
-/** The parent's environment without BERTH_* variables, so only what a test sets reaches the CLI. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('BERTH_')));
-  return { ...env, ...extra };
-}
-
 function startCli(args: string[], env: Record<string, string> = {}, cwd?: string): Started {
-  const child = spawn(process.execPath, [entry, ...args], {
+  const child = spawn(process.execPath, [berthEntry, ...args], {
     cwd: cwd ?? tmpdir(),
     env: cleanEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -121,30 +114,7 @@ async function serve(args: string[], env: Record<string, string> = {}): Promise<
   return { ...started, address: address ?? '', url: `http://${address}` };
 }
 
-/** Newest modification time of the files the build compiles. */
-async function newestSource(): Promise<number> {
-  let newest = 0;
-  for (const dir of ['src', 'storage-drivers']) {
-    const entries = await readdir(join(repoRoot, dir), { recursive: true, withFileTypes: true });
-    for (const e of entries) {
-      if (e.isFile()) newest = Math.max(newest, (await stat(join(e.parentPath, e.name))).mtimeMs);
-    }
-  }
-  return newest;
-}
-
-beforeAll(async () => {
-  const built = await stat(entry).catch(() => undefined);
-  if (built && built.mtimeMs >= (await newestSource())) return;
-  const build = spawn('npm', ['run', 'build'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  build.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  build.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const timer = setTimeout(() => build.kill('SIGKILL'), 170_000);
-  const code = await new Promise<number | null>((done) => build.once('close', done));
-  clearTimeout(timer);
-  if (code !== 0) throw new Error(`npm run build failed (${code}):\n${output}`);
-}, 180_000);
+beforeAll(ensureBuilt, 180_000);
 
 afterEach(async () => {
   for (const child of children) {

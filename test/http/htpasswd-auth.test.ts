@@ -22,7 +22,7 @@ beforeAll(async () => {
   htpasswd = join(dir, 'htpasswd');
   await writeFile(htpasswd, `# team\nalice:${bcrypt.hashSync('alice-password', 5)}\nlegacy:$apr1$abc$def\n`);
   berth = await startBerth({
-    auth: { mode: 'htpasswd', htpasswd: { path: htpasswd }, loginLimit: { failures: 3 } },
+    auth: { mode: 'htpasswd', htpasswd: { path: htpasswd }, loginLimit: { perAccount: 3, perAddress: 3 } },
   });
   api = clientFor(berth.url);
 });

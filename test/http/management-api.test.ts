@@ -65,7 +65,7 @@ function useBerth(auth: BerthConfigInput['auth'] = {}) {
 
   beforeAll(async () => {
     env.berth = await startBerth(
-      { auth: { mode: 'token', loginLimit: { failures: 1000 }, ...auth } },
+      { auth: { mode: 'token', loginLimit: { perAccount: 1000, perAddress: 1000 }, ...auth } },
       { adminPassword: ADMIN_PASSWORD },
     );
     env.call = async (method, path, { auth: credentials, body, raw } = {}) => {
@@ -232,7 +232,7 @@ describe('authentication', () => {
 
   it('throttles failed Basic logins with 429 and Retry-After', async () => {
     const berth = await startBerth(
-      { auth: { mode: 'token', loginLimit: { failures: 2, window: '5m' } } },
+      { auth: { mode: 'token', loginLimit: { perAccount: 2, perAddress: 2, window: '5m' } } },
       { adminPassword: ADMIN_PASSWORD },
     );
     try {

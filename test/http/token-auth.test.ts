@@ -533,7 +533,7 @@ describe('login throttling and secret-free logs', () => {
     const config = parseConfig({
       dataDir,
       server: { listen: '127.0.0.1:0' },
-      auth: { mode: 'token', loginLimit: { failures: 3, window: '1m' } },
+      auth: { mode: 'token', loginLimit: { perAccount: 3, perAddress: 4, window: '1m' } },
     });
     const sink = new Writable({
       write(chunk: Buffer, _encoding, done) {
@@ -573,6 +573,11 @@ describe('login throttling and secret-free logs', () => {
   });
 
   it('also limits the source address, so guessing across accounts is throttled', async () => {
+    // Three failures so far, all for victim: another account is still judged on its password...
+    const other = await login('someone-else', 'guess-other');
+    expectOciError(other, 401, 'UNAUTHORIZED');
+    expect(JSON.parse(other.text).errors[0].message).toBe('invalid username or password');
+    // ...and that fourth failure from this address reaches perAddress, for every account.
     const res = await login('admin', 'throttle-admin-pass');
     expectOciError(res, 429, 'TOOMANYREQUESTS');
   });

@@ -108,7 +108,12 @@ describe('access policy', () => {
 describe('login throttle', () => {
   it('limits failures per account and per source, and forgets them after the window', () => {
     let now = 0;
-    const throttle = createLoginThrottle({ failures: 2, windowMs: 60_000, clock: () => now });
+    const throttle = createLoginThrottle({
+      perAccount: 2,
+      perAddress: 2,
+      windowMs: 60_000,
+      clock: () => now,
+    });
     const attempt = { account: 'alice', source: '10.0.0.1' };
     throttle.recordFailure(attempt);
     expect(throttle.retryAfterSeconds(attempt)).toBe(0);
@@ -125,7 +130,7 @@ describe('login throttle', () => {
   });
 
   it('clears the account on success but never the source', () => {
-    const throttle = createLoginThrottle({ failures: 1, windowMs: 60_000, clock: () => 0 });
+    const throttle = createLoginThrottle({ perAccount: 1, perAddress: 1, windowMs: 60_000, clock: () => 0 });
     throttle.recordFailure({ account: 'alice', source: 'a' });
     throttle.recordSuccess({ account: 'alice', source: 'b' });
     expect(throttle.retryAfterSeconds({ account: 'alice', source: 'b' })).toBe(0);
