@@ -11,15 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startContainerd, type Containerd } from '../support/containerd.js';
 import { E2E_TEST_TIMEOUT_MS, settleAll } from '../support/processes.js';
 import { exchangesWith, format } from '../support/request-log.js';
-import { startTokenBerth, type TokenBerth } from '../support/token-berth.js';
+import { OUTSIDER, READER, WRITER, addTeamAccounts } from '../support/team-accounts.js';
+import { expectPushDenied, startTokenBerth, type TokenBerth } from '../support/token-berth.js';
 import { describeFailure, requireTools, runOk, type RunResult } from '../support/tools.js';
 import { digestOf, writeOciLayout, type Layout } from './fixtures/oci-layout.js';
 
 const enabled = requireTools('containerd token-auth e2e', ['containerd', 'ctr']);
-
-const WRITER: [string, string] = ['writer', 'writer-password'];
-const READER: [string, string] = ['reader', 'reader-password'];
-const OUTSIDER: [string, string] = ['outsider', 'outsider-password'];
 
 describe.skipIf(!enabled)(
   'ctr (containerd) against Berth with token auth',
@@ -73,13 +70,7 @@ describe.skipIf(!enabled)(
         ),
       ]);
       host = berth.registry.host;
-      const { accounts } = berth;
-      for (const [name, password] of [WRITER, READER, OUTSIDER]) await accounts.addUser(name, password);
-      await accounts.addNamespace('team');
-      await accounts.addNamespace('pub', { public: true });
-      await accounts.grant('team', 'writer', 'write');
-      await accounts.grant('pub', 'writer', 'write');
-      await accounts.grant('team', 'reader', 'read');
+      await addTeamAccounts(berth.accounts, [WRITER, READER, OUTSIDER]);
 
       const archive = join(work, 'layout.tar');
       await runOk('tar', ['-C', layout.dir, '-cf', archive, '.']);
@@ -150,12 +141,7 @@ describe.skipIf(!enabled)(
       const result = await push('local', ref, READER);
       expect(result.code).not.toBe(0);
       expect(result.stderr).toContain('unexpected status: 403 Forbidden');
-      expect(await berth.requestsSince(mark)).toContainEqual({
-        method: 'PUT',
-        path: '/v2/team/ctr/manifests/by-reader',
-        status: 403,
-      });
-      expect((await berth.manifestAs('team/ctr', 'by-reader')).status).toBe(404);
+      await expectPushDenied(berth, mark, 'team/ctr', 'by-reader');
     });
 
     it('denies a pull to an account without a role (token issued, then 403)', async () => {

@@ -6,18 +6,22 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  DOCKER_TIMEOUT_MS,
+  dockerOk,
+  localImageId,
+  removeAllImages,
+  runBusybox,
+} from '../support/docker-client.js';
 import { startDockerDaemon, type DockerDaemon } from '../support/docker-daemon.js';
 import { buildDockerImage, type BuiltImage } from '../support/images.js';
 import { E2E_TEST_TIMEOUT_MS, settleAll } from '../support/processes.js';
 import { exchangesWith, format } from '../support/request-log.js';
-import { startTokenBerth, type TokenBerth } from '../support/token-berth.js';
+import { OUTSIDER, READER, WRITER, addTeamAccounts } from '../support/team-accounts.js';
+import { expectPushDenied, startTokenBerth, type TokenBerth } from '../support/token-berth.js';
 import { describeFailure, requireTools, type RunResult } from '../support/tools.js';
 
 const enabled = requireTools('docker token-auth e2e', ['docker', 'dockerd', 'busybox']);
-
-const WRITER: [string, string] = ['writer', 'writer-password'];
-const READER: [string, string] = ['reader', 'reader-password'];
-const OUTSIDER: [string, string] = ['outsider', 'outsider-password'];
 
 interface DockerConfigFile {
   auths?: Record<string, { auth?: string; identitytoken?: string }>;
@@ -33,12 +37,8 @@ describe.skipIf(!enabled)('docker against Berth with token auth', { timeout: E2E
   const pushed: Record<string, string> = {};
 
   const dockerRaw = (args: string[], input?: string): Promise<RunResult> =>
-    daemon.docker(args, { timeoutMs: 180_000, input });
-  const docker = async (...args: string[]): Promise<RunResult> => {
-    const result = await dockerRaw(args);
-    if (result.code !== 0) throw new Error(describeFailure('docker', args, result));
-    return result;
-  };
+    daemon.docker(args, { timeoutMs: DOCKER_TIMEOUT_MS, input });
+  const docker = (...args: string[]): Promise<RunResult> => dockerOk(daemon, args);
   const login = ([user, password]: [string, string]): Promise<RunResult> =>
     dockerRaw(['login', '--username', user, '--password-stdin', host], `${password}\n`);
   const loginOk = async (credentials: [string, string]): Promise<void> => {
@@ -55,12 +55,6 @@ describe.skipIf(!enabled)('docker against Berth with token auth', { timeout: E2E
     expect(digest, result.stdout).toBeDefined();
     return digest as string;
   };
-  const localImageId = async (ref: string): Promise<string> =>
-    (await docker('image', 'inspect', '--format', '{{.Id}}', ref)).stdout.trim();
-  const removeAllImages = async (): Promise<void> => {
-    await docker('image', 'prune', '--all', '--force');
-    expect((await docker('images', '--quiet')).stdout.trim()).toBe('');
-  };
 
   beforeAll(async () => {
     await settleAll([
@@ -68,16 +62,10 @@ describe.skipIf(!enabled)('docker against Berth with token auth', { timeout: E2E
       startDockerDaemon().then((d) => (daemon = d)),
     ]);
     host = berth.registry.host;
-    const { accounts } = berth;
-    for (const [user, password] of [WRITER, READER, OUTSIDER]) await accounts.addUser(user, password);
-    await accounts.addNamespace('team');
-    await accounts.addNamespace('pub', { public: true });
-    await accounts.grant('team', 'writer', 'write');
-    await accounts.grant('pub', 'writer', 'write');
-    await accounts.grant('team', 'reader', 'read');
-    robotSecret = await accounts.addRobot('ci', { team: 'write' });
+    await addTeamAccounts(berth.accounts, [WRITER, READER, OUTSIDER]);
+    robotSecret = await berth.accounts.addRobot('ci', { team: 'write' });
     image = await buildDockerImage(daemon, 'local/auth:v1');
-    imageId = await localImageId(image.tag);
+    imageId = await localImageId(daemon, image.tag);
   });
 
   afterAll(async () => {
@@ -88,7 +76,7 @@ describe.skipIf(!enabled)('docker against Berth with token auth', { timeout: E2E
     const mark = berth.log.mark();
     const result = await login([WRITER[0], 'not-the-password']);
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toMatch(/Error response from daemon: .*unauthorized: authentication required/);
+    expect(result.stderr).toMatch(/Error response from daemon: .*unauthorized: invalid username or password/);
     expect((await configFile()).auths?.[host]).toBeUndefined();
     expect(exchangesWith(await berth.requestsSince(mark), '/auth/token')).toEqual(['GET /auth/token 401']);
     // Berth records the failure for the operator, without the secret.
@@ -129,36 +117,22 @@ describe.skipIf(!enabled)('docker against Berth with token auth', { timeout: E2E
     const result = await dockerRaw(['push', ref]);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain('denied: requested access to the resource is denied');
-    expect(await berth.requestsSince(mark)).toContainEqual({
-      method: 'PUT',
-      path: '/v2/team/app/manifests/by-reader',
-      status: 403,
-    });
-    expect((await berth.manifestAs('team/app', 'by-reader')).status).toBe(404);
+    await expectPushDenied(berth, mark, 'team/app', 'by-reader');
   });
 
   it('pulls with the read role into an empty engine: same digest, image ID and file contents', async () => {
-    await removeAllImages();
+    await removeAllImages(daemon);
     const ref = `${host}/team/app:v1`;
     const pull = await docker('pull', ref);
     expect(pull.stdout).toContain(`Digest: ${pushed.team}`);
-    expect(await localImageId(ref)).toBe(imageId);
-    const run = await docker(
-      'run',
-      '--rm',
-      '--network',
-      'none',
-      ref,
-      '/bin/busybox',
-      'sha256sum',
-      '/data/id',
-    );
-    expect(run.stdout.split(/\s+/)[0]).toBe(image.files['/data/id']);
+    expect(await localImageId(daemon, ref)).toBe(imageId);
+    const sum = await runBusybox(daemon, ref, 'sha256sum', '/data/id');
+    expect(sum.split(/\s+/)[0]).toBe(image.files['/data/id']);
   });
 
   it('denies a pull to an account without a role in the namespace ("pull access denied")', async () => {
     await loginOk(OUTSIDER);
-    await removeAllImages();
+    await removeAllImages(daemon);
     const mark = berth.log.mark();
     const result = await dockerRaw(['pull', `${host}/team/app:v1`]);
     expect(result.code).not.toBe(0);
@@ -182,7 +156,7 @@ describe.skipIf(!enabled)('docker against Berth with token auth', { timeout: E2E
     const mark = berth.log.mark();
     const pull = await docker('pull', ref);
     expect(pull.stdout).toContain(`Digest: ${pushed.pub}`);
-    expect(await localImageId(ref)).toBe(imageId);
+    expect(await localImageId(daemon, ref)).toBe(imageId);
     expect(exchangesWith(await berth.requestsSince(mark), '/auth/token')).toEqual(['GET /auth/token 200']);
   });
 

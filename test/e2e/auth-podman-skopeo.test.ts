@@ -5,23 +5,21 @@
 //
 // Every client gets an explicit auth file (or --no-creds): REGISTRY_AUTH_FILE points at an empty file and
 // DOCKER_CONFIG at an empty directory, so no login of one step silently serves another.
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { unmountUnder } from '../support/docker-daemon.js';
 import { writeBuildContext, type BuildContext } from '../support/images.js';
+import { PODMAN_TIMEOUT_MS, createPodmanSandbox, type PodmanSandbox } from '../support/podman.js';
 import { E2E_TEST_TIMEOUT_MS, settleAll } from '../support/processes.js';
 import { exchangesWith } from '../support/request-log.js';
+import { READER, WRITER, addTeamAccounts } from '../support/team-accounts.js';
 import { startTokenBerth, type TokenBerth } from '../support/token-berth.js';
 import { describeFailure, requireTools, run, type RunResult } from '../support/tools.js';
 import { digestOf } from './fixtures/oci-layout.js';
 
 const policy = fileURLToPath(new URL('./fixtures/policy.json', import.meta.url));
 const enabled = requireTools('podman/skopeo token-auth e2e', ['podman', 'skopeo', 'busybox']);
-
-const WRITER: [string, string] = ['writer', 'writer-password'];
-const READER: [string, string] = ['reader', 'reader-password'];
 
 interface AuthFile {
   auths?: Record<string, { auth?: string; identitytoken?: string }>;
@@ -32,24 +30,21 @@ describe.skipIf(!enabled)(
   { timeout: E2E_TEST_TIMEOUT_MS },
   () => {
     let berth: TokenBerth;
+    let sandbox: PodmanSandbox;
     let dir: string;
     let context: BuildContext;
-    let globalArgs: string[];
-    let env: Record<string, string | undefined>;
     let host: string;
     let localId: string;
     const authFile = { writer: '', reader: '' };
     const pushed: Record<string, string> = {};
 
-    const podmanRaw = (args: string[], input?: string): Promise<RunResult> =>
-      run('podman', [...globalArgs, ...args], { env, timeoutMs: 180_000, input });
-    const podman = async (...args: string[]): Promise<RunResult> => {
-      const result = await podmanRaw(args);
-      if (result.code !== 0) throw new Error(describeFailure('podman', args, result));
-      return result;
-    };
+    const podmanRaw = (args: string[], input?: string): Promise<RunResult> => sandbox.podman(args, { input });
+    const podman = (...args: string[]): Promise<RunResult> => sandbox.podmanOk(...args);
     const skopeoRaw = (...args: string[]): Promise<RunResult> =>
-      run('skopeo', ['--policy', policy, '--tmpdir', join(dir, 'tmp'), ...args], { env, timeoutMs: 180_000 });
+      run('skopeo', ['--policy', policy, '--tmpdir', join(dir, 'tmp'), ...args], {
+        env: sandbox.env,
+        timeoutMs: PODMAN_TIMEOUT_MS,
+      });
     const skopeo = async (...args: string[]): Promise<RunResult> => {
       const result = await skopeoRaw(...args);
       if (result.code !== 0) throw new Error(describeFailure('skopeo', args, result));
@@ -68,59 +63,22 @@ describe.skipIf(!enabled)(
     const tls = ['--tls-verify=false', '--signature-policy', policy];
 
     beforeAll(async () => {
-      dir = await mkdtemp('/tmp/pa-');
-      for (const sub of ['tmp', 'xdg', 'run', 'docker-config']) await mkdir(join(dir, sub));
-      await writeFile(join(dir, 'empty-auth.json'), '{}\n');
-      await writeFile(join(dir, 'containers.conf'), '');
-      await writeFile(join(dir, 'registries.conf'), 'unqualified-search-registries = []\n');
-      globalArgs = [
-        '--root',
-        join(dir, 'g'),
-        '--runroot',
-        join(dir, 'r'),
-        '--storage-driver',
-        'vfs',
-        '--tmpdir',
-        join(dir, 'tmp'),
-        '--cgroup-manager',
-        'cgroupfs',
-        '--events-backend',
-        'file',
-      ];
-      env = {
-        ...process.env,
-        CONTAINERS_CONF: join(dir, 'containers.conf'),
-        CONTAINERS_REGISTRIES_CONF: join(dir, 'registries.conf'),
-        REGISTRY_AUTH_FILE: join(dir, 'empty-auth.json'),
-        DOCKER_CONFIG: join(dir, 'docker-config'),
-        XDG_CONFIG_HOME: join(dir, 'xdg'),
-        XDG_RUNTIME_DIR: join(dir, 'run'),
-      };
-      authFile.writer = join(dir, 'writer-auth.json');
-      authFile.reader = join(dir, 'reader-auth.json');
       await settleAll([
         startTokenBerth().then((b) => (berth = b)),
         writeBuildContext().then((c) => (context = c)),
+        createPodmanSandbox('/tmp/pa-').then((p) => (sandbox = p)),
       ]);
+      dir = sandbox.dir;
+      authFile.writer = join(dir, 'writer-auth.json');
+      authFile.reader = join(dir, 'reader-auth.json');
       host = berth.registry.host;
-      const { accounts } = berth;
-      for (const [user, password] of [WRITER, READER]) await accounts.addUser(user, password);
-      await accounts.addNamespace('team');
-      await accounts.addNamespace('pub', { public: true });
-      await accounts.grant('team', 'writer', 'write');
-      await accounts.grant('pub', 'writer', 'write');
-      await accounts.grant('team', 'reader', 'read');
+      await addTeamAccounts(berth.accounts, [WRITER, READER]);
       await podman('build', '--quiet', '--signature-policy', policy, '--tag', 'local/auth:v1', context.dir);
       localId = (await podman('image', 'inspect', '--format', '{{.Id}}', 'local/auth:v1')).stdout.trim();
     });
 
     afterAll(async () => {
-      if (globalArgs) await podmanRaw(['rmi', '--all', '--force']).catch(() => undefined);
-      await Promise.allSettled([berth?.registry.stop(), context?.remove()]);
-      if (dir) {
-        await unmountUnder(dir);
-        await rm(dir, { recursive: true, force: true });
-      }
+      await Promise.allSettled([sandbox?.remove(), berth?.registry.stop(), context?.remove()]);
     });
 
     describe('podman', () => {
@@ -144,7 +102,7 @@ describe.skipIf(!enabled)(
           const entry = (await readAuthFile(file)).auths?.[host];
           expect(Buffer.from(entry?.auth ?? '', 'base64').toString()).toBe(credentials.join(':'));
         }
-        expect(await readFile(join(dir, 'empty-auth.json'), 'utf8')).toBe('{}\n');
+        expect(await readFile(sandbox.authFile, 'utf8')).toBe('{}\n');
       });
 
       it('pushes with the write role', async () => {

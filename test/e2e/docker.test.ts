@@ -2,6 +2,7 @@
 // E2E_TARGET=distribution): push, layer reuse, cross-repository mounts, pull by tag and digest, run.
 // Tests run in order and share state: each step starts from what the previous one pushed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dockerOk, localImageId, removeAllImages, runBusybox } from '../support/docker-client.js';
 import { startDockerDaemon, type DockerDaemon } from '../support/docker-daemon.js';
 import { buildDockerImage, type BuiltImage } from '../support/images.js';
 import {
@@ -11,7 +12,7 @@ import {
   startRegistryUnderTest,
   type RegistryProcess,
 } from '../support/processes.js';
-import { describeFailure, requireTools, type RunResult, type ToolName } from '../support/tools.js';
+import { requireTools, type RunResult, type ToolName } from '../support/tools.js';
 import { MEDIA } from './fixtures/oci-layout.js';
 import { fetchManifest } from './fixtures/registry-http.js';
 
@@ -30,17 +31,7 @@ describe.skipIf(!enabled)(`docker client against ${e2eTarget}`, { timeout: E2E_T
   let appDigest: string;
 
   /** Runs docker and fails with the full command output unless it exits 0. */
-  const docker = async (...args: string[]): Promise<RunResult> => {
-    const result = await daemon.docker(args, { timeoutMs: 180_000 });
-    if (result.code !== 0) throw new Error(describeFailure('docker', args, result));
-    return result;
-  };
-  const imageId = async (ref: string): Promise<string> =>
-    (await docker('image', 'inspect', '--format', '{{.Id}}', ref)).stdout.trim();
-  const removeAllImages = async (): Promise<void> => {
-    await docker('image', 'prune', '--all', '--force');
-    expect((await docker('images', '--quiet')).stdout.trim()).toBe('');
-  };
+  const docker = (...args: string[]): Promise<RunResult> => dockerOk(daemon, args);
 
   beforeAll(async () => {
     await settleAll([
@@ -49,7 +40,7 @@ describe.skipIf(!enabled)(`docker client against ${e2eTarget}`, { timeout: E2E_T
     ]);
     app = await buildDockerImage(daemon, 'local/app:v1', { randomLayersMiB: [8] });
     derived = await buildDockerImage(daemon, 'local/derived:v1', { from: 'local/app:v1', smallFiles: 2 });
-    appId = await imageId('local/app:v1');
+    appId = await localImageId(daemon, 'local/app:v1');
     appRef = `${registry.host}/e2e/app:v1`;
   });
 
@@ -116,34 +107,24 @@ describe.skipIf(!enabled)(`docker client against ${e2eTarget}`, { timeout: E2E_T
   });
 
   it('pulls by tag into an empty engine, with the same image ID and file contents', async () => {
-    await removeAllImages();
+    await removeAllImages(daemon);
     const pull = await docker('pull', appRef);
     expect(pull.stdout).toContain(`Digest: ${appDigest}`);
     expect(pull.stdout).toContain(`Downloaded newer image for ${appRef}`);
-    expect(await imageId(appRef)).toBe(appId);
+    expect(await localImageId(daemon, appRef)).toBe(appId);
 
-    const run = await docker(
-      'run',
-      '--network',
-      'none',
-      '--rm',
-      appRef,
-      '/bin/busybox',
-      'sha256sum',
-      ...Object.keys(app.files),
-    );
-    expect(parseSha256sum(run.stdout)).toEqual(app.files);
+    const sums = await runBusybox(daemon, appRef, 'sha256sum', ...Object.keys(app.files));
+    expect(parseSha256sum(sums)).toEqual(app.files);
   });
 
   it('pulls by digest and runs the image', async () => {
-    await removeAllImages();
+    await removeAllImages(daemon);
     const byDigest = `${registry.host}/e2e/app@${appDigest}`;
     const pull = await docker('pull', byDigest);
     expect(pull.stdout).toContain(`Digest: ${appDigest}`);
-    expect(await imageId(byDigest)).toBe(appId);
+    expect(await localImageId(daemon, byDigest)).toBe(appId);
 
-    const run = await docker('run', '--network', 'none', '--rm', byDigest, '/bin/busybox', 'echo', 'ok');
-    expect(run.stdout).toBe('ok\n');
+    expect(await runBusybox(daemon, byDigest, 'echo', 'ok')).toBe('ok\n');
   });
 
   it('fails to pull an unknown tag with the registry\'s "manifest unknown"', async () => {

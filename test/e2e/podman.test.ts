@@ -4,12 +4,12 @@
 // podman runs as root with its own vfs storage under a SHORT directory (long graphroots make podman
 // miss container exits), containers run detached and are polled, and ulimits are explicit because the
 // sandbox lacks CAP_SYS_RESOURCE.
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { unmountUnder } from '../support/docker-daemon.js';
 import { writeBuildContext, type BuildContext } from '../support/images.js';
+import { createPodmanSandbox, type PodmanSandbox } from '../support/podman.js';
 import {
   E2E_TEST_TIMEOUT_MS,
   e2eTarget,
@@ -17,7 +17,7 @@ import {
   startRegistryUnderTest,
   type RegistryProcess,
 } from '../support/processes.js';
-import { describeFailure, requireTools, run, type RunResult, type ToolName } from '../support/tools.js';
+import { requireTools, type RunResult, type ToolName } from '../support/tools.js';
 import { MEDIA } from './fixtures/oci-layout.js';
 import { fetchManifest } from './fixtures/registry-http.js';
 
@@ -29,20 +29,12 @@ const enabled = requireTools('podman e2e', tools);
 
 describe.skipIf(!enabled)(`podman against ${e2eTarget}`, { timeout: E2E_TEST_TIMEOUT_MS }, () => {
   let registry: RegistryProcess;
-  let dir: string;
+  let sandbox: PodmanSandbox;
   let context: BuildContext;
-  let globalArgs: string[];
-  let env: Record<string, string | undefined>;
   let ref: string;
   let digest: string;
 
-  const podmanRaw = (args: string[], timeoutMs = 180_000): Promise<RunResult> =>
-    run('podman', [...globalArgs, ...args], { env, timeoutMs });
-  const podman = async (...args: string[]): Promise<RunResult> => {
-    const result = await podmanRaw(args);
-    if (result.code !== 0) throw new Error(describeFailure('podman', [...globalArgs, ...args], result));
-    return result;
-  };
+  const podman = (...args: string[]): Promise<RunResult> => sandbox.podmanOk(...args);
   const removeAllImages = async (): Promise<void> => {
     await podman('rmi', '--all', '--force');
     expect((await podman('images', '--quiet')).stdout.trim()).toBe('');
@@ -64,61 +56,26 @@ describe.skipIf(!enabled)(`podman against ${e2eTarget}`, { timeout: E2E_TEST_TIM
       expect(state).toBe('exited 0');
       return (await podman('logs', id)).stdout;
     } finally {
-      await podmanRaw(['rm', '--force', id]);
+      await sandbox.podman(['rm', '--force', id]);
     }
   };
 
   beforeAll(async () => {
-    dir = await mkdtemp('/tmp/pd-');
-    for (const sub of ['tmp', 'xdg', 'run', 'docker-config']) await mkdir(join(dir, sub));
-    await writeFile(join(dir, 'auth.json'), '{}\n');
-    await writeFile(join(dir, 'containers.conf'), '');
-    await writeFile(join(dir, 'registries.conf'), 'unqualified-search-registries = []\n');
-    globalArgs = [
-      '--root',
-      join(dir, 'g'),
-      '--runroot',
-      join(dir, 'r'),
-      '--storage-driver',
-      'vfs',
-      '--tmpdir',
-      join(dir, 'tmp'),
-      '--cgroup-manager',
-      'cgroupfs',
-      '--events-backend',
-      'file',
-    ];
-    env = {
-      ...process.env,
-      CONTAINERS_CONF: join(dir, 'containers.conf'),
-      CONTAINERS_REGISTRIES_CONF: join(dir, 'registries.conf'),
-      REGISTRY_AUTH_FILE: join(dir, 'auth.json'),
-      DOCKER_CONFIG: join(dir, 'docker-config'),
-      XDG_CONFIG_HOME: join(dir, 'xdg'),
-      XDG_RUNTIME_DIR: join(dir, 'run'),
-    };
     await settleAll([
       startRegistryUnderTest().then((r) => (registry = r)),
       writeBuildContext({ randomLayersMiB: [4] }).then((c) => (context = c)),
+      createPodmanSandbox('/tmp/pd-').then((p) => (sandbox = p)),
     ]);
     await podman('build', '--quiet', '--signature-policy', policy, '--tag', 'local/podman:v1', context.dir);
     ref = `${registry.host}/e2e/podman`;
   });
 
   afterAll(async () => {
-    if (globalArgs) {
-      await podmanRaw(['rm', '--all', '--force'], 60_000).catch(() => undefined);
-      await podmanRaw(['rmi', '--all', '--force'], 60_000).catch(() => undefined);
-    }
-    await Promise.allSettled([registry?.stop(), context?.remove()]);
-    if (dir) {
-      await unmountUnder(dir);
-      await rm(dir, { recursive: true, force: true });
-    }
+    await Promise.allSettled([sandbox?.remove(), registry?.stop(), context?.remove()]);
   });
 
   it('pushes an OCI image and the registry serves the digest podman reports', async () => {
-    const digestFile = join(dir, 'digest');
+    const digestFile = join(sandbox.dir, 'digest');
     const tls = ['--tls-verify=false', '--signature-policy', policy];
     await podman('push', ...tls, '--digestfile', digestFile, 'local/podman:v1', `docker://${ref}:v1`);
     digest = (await readFile(digestFile, 'utf8')).trim();

@@ -42,14 +42,19 @@ export async function ensureBuilt(): Promise<void> {
   if (code !== 0) throw new Error(`npm run build failed (${code}):\n${output}`);
 }
 
+/** The parent's environment without BERTH_* variables, plus `extra`: only what a test sets reaches the CLI. */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('BERTH_')));
+  return { ...env, ...extra };
+}
+
 export async function runBerth(
   args: string[],
   options: { stdin?: string; env?: Record<string, string> } = {},
 ): Promise<BerthRun> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('BERTH_')));
   const child = spawn(process.execPath, [berthEntry, ...args], {
     cwd: tmpdir(),
-    env: { ...env, ...options.env },
+    env: cleanEnv(options.env),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stdout = '';

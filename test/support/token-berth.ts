@@ -7,6 +7,7 @@
 // accounts.* call runs one CLI command and rejects with its output unless it exits 0; manifestAs()
 // fetches a token from /auth/token with Basic credentials and reads the manifest with it, so tests can
 // check the registry's state without trusting the client under test.
+import { expect } from 'vitest';
 import { runBerth } from './cli.js';
 import { startBerthProcess, type RegistryProcess } from './processes.js';
 import { createRequestLog, type LoggedRequest, type RequestLog } from './request-log.js';
@@ -72,11 +73,14 @@ export async function startTokenBerth(): Promise<TokenBerth> {
       headers: { Authorization: `Bearer ${token}`, Accept: ACCEPT_MANIFESTS },
       signal: AbortSignal.timeout(10_000),
     });
-    return {
+    const result = {
       status: res.status,
       digest: res.headers.get('docker-content-digest') ?? '',
       body: Buffer.from(await res.arrayBuffer()),
     };
+    // Read this check's own log lines now, so a later log.mark() never counts them as a client's.
+    await log.settle(registry.url);
+    return result;
   };
 
   return {
@@ -93,6 +97,21 @@ export async function startTokenBerth(): Promise<TokenBerth> {
     accounts,
     manifestAs,
   };
+}
+
+/** Asserts that Berth refused the manifest PUT of `repo:tag` after `mark` (403) and stored nothing. */
+export async function expectPushDenied(
+  berth: TokenBerth,
+  mark: number,
+  repo: string,
+  tag: string,
+): Promise<void> {
+  expect(await berth.requestsSince(mark)).toContainEqual({
+    method: 'PUT',
+    path: `/v2/${repo}/manifests/${tag}`,
+    status: 403,
+  });
+  expect((await berth.manifestAs(repo, tag)).status).toBe(404);
 }
 
 /** The account commands of the built CLI, on `dataDir`. */
