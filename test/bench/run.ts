@@ -1,7 +1,7 @@
 // `npm run bench`: Berth against CNCF Distribution 2.8 on loopback, metric by metric, in alternating
 // rounds on fresh data directories; prints medians and Berth/Distribution ratios against the issue's
 // targets. Knobs (environment): see docs/benchmarks.md.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { repoRoot } from '../support/processes.js';
 import { missingToolsReason, type ToolName } from '../support/tools.js';
@@ -10,19 +10,12 @@ import { dockerMetric } from './metrics/docker.js';
 import { catalogMetric, tagsMetric } from './metrics/listing.js';
 import { pushesMetric } from './metrics/pushes.js';
 import { headMetric, manifestMetric } from './metrics/requests.js';
-import { cleanupAll, installSignalHandlers, isInterrupted, track } from './lib/cleanup.js';
+import { installSignalHandlers, isInterrupted, runToExit, track } from './lib/cleanup.js';
 import { createContext } from './lib/context.js';
-import { waitForQuiet } from './lib/quiet.js';
+import { log, measureRound } from './lib/rounds.js';
 import type { Metric } from './lib/metric.js';
 import { readOptions, type BenchOptions, type MetricId, type TargetName } from './lib/options.js';
-import {
-  formatLoad,
-  machineInfo,
-  renderReport,
-  writeDoc,
-  type BenchRecord,
-  type Measurement,
-} from './lib/report.js';
+import { machineInfo, publishRecord, type BenchRecord } from './lib/report.js';
 
 const metricFactories: Record<MetricId, (options: BenchOptions) => Metric> = {
   upload: uploadMetric,
@@ -36,20 +29,10 @@ const metricFactories: Record<MetricId, (options: BenchOptions) => Metric> = {
   docker: dockerMetric,
 };
 
-const toolsNeeded: Partial<Record<MetricId, ToolName[]>> = {
+const toolsNeeded: Partial<Record<string, ToolName[]>> = {
   manifest: ['wrk'],
   docker: ['docker', 'dockerd', 'busybox'],
 };
-
-function log(message: string): void {
-  console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
-}
-
-function summarize(values: Record<string, number>): string {
-  return Object.entries(values)
-    .map(([k, v]) => `${k}=${v >= 100 ? v.toFixed(0) : v.toPrecision(3)}`)
-    .join(' ');
-}
 
 async function runMetric(
   metric: Metric,
@@ -87,34 +70,7 @@ async function runMetric(
       const order: TargetName[] = round % 2 === 0 ? [...options.targets] : [...options.targets].reverse();
       for (const target of order) {
         if (isInterrupted()) return;
-        const measurement: Measurement = { metric: metric.id, target, round };
-        record.measurements.push(measurement);
-        if (options.quietMaxWait > 0) {
-          measurement.busyBefore = await waitForQuiet(options.quietBusy, options.quietMaxWait, log);
-        }
-        const started = performance.now();
-        try {
-          const server = await ctx.startTarget(target, metric.id);
-          try {
-            measurement.values = await metric.round(ctx, server, target);
-          } catch (err) {
-            const tail = server.output().trim().split('\n').slice(-5).join('\n');
-            throw new Error(`${(err as Error).message}${tail ? `\n  server output tail:\n${tail}` : ''}`);
-          } finally {
-            await server.stop();
-          }
-          const took = ((performance.now() - started) / 1000).toFixed(1);
-          const busy =
-            measurement.busyBefore === undefined
-              ? ''
-              : `, CPU busy before ${(measurement.busyBefore * 100).toFixed(0)}%`;
-          log(
-            `  ${metric.id} round ${round + 1} ${target}: ${summarize(measurement.values)} (${took} s${busy})`,
-          );
-        } catch (err) {
-          measurement.error = (err as Error).message;
-          log(`  ${metric.id} round ${round + 1} ${target}: ERROR ${measurement.error}`);
-        }
+        record.measurements.push(await measureRound(ctx, metric, target, round));
       }
     }
   } finally {
@@ -144,31 +100,10 @@ async function main(): Promise<number> {
       if (isInterrupted()) break;
       await runMetric(metric, ctx, options, record);
     }
-    record.machine.loadAfter = formatLoad();
-    record.seconds = (performance.now() - started) / 1000;
-    const report = renderReport(record);
-    console.log(`\n${report}\n`);
-    if (options.jsonPath) {
-      await writeFile(options.jsonPath, `${JSON.stringify({ ...record, metrics: undefined }, null, 2)}\n`);
-      log(`raw results written to ${options.jsonPath}`);
-    }
-    if (options.write) {
-      const doc = join(repoRoot, 'docs/benchmarks.md');
-      await writeDoc(doc, record);
-      log(`results written to ${doc}`);
-    }
-    return record.measurements.some((m) => m.error !== undefined) ? 1 : 0;
+    return await publishRecord(record, started, join(repoRoot, 'docs/benchmarks.md'));
   } finally {
     await removeWorkDir();
   }
 }
 
-let exitCode = 1;
-try {
-  exitCode = await main();
-} catch (err) {
-  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-} finally {
-  await cleanupAll();
-}
-process.exit(exitCode);
+await runToExit(main);

@@ -63,3 +63,16 @@ export function installSignalHandlers(): void {
     });
   }
 }
+
+/** Runs a benchmark script's `main`, then every pending cleanup, and exits with main's code (1 if it threw). */
+export async function runToExit(main: () => Promise<number>): Promise<never> {
+  let exitCode = 1;
+  try {
+    exitCode = await main();
+  } catch (err) {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+  } finally {
+    await cleanupAll();
+  }
+  process.exit(exitCode);
+}

@@ -23,6 +23,14 @@ export interface RandomBlob {
   digest: string;
 }
 
+/** Settings for one registry start beyond the shipped defaults (e.g. authentication). */
+export interface TargetSetup {
+  /** Environment variables for `berth serve` (BERTH_*), over the benchmark's logging settings. */
+  berthEnv?: Record<string, string>;
+  /** Deep-merged over Distribution's generated config.yml (see startDistribution). */
+  distributionConfig?: object;
+}
+
 export interface BenchContext {
   options: BenchOptions;
   workDir: string;
@@ -32,7 +40,7 @@ export interface BenchContext {
    * Starts `target` on a fresh, empty data directory under workDir and returns it with a stop() that
    * also removes that directory. Tracked for Ctrl-C.
    */
-  startTarget(target: TargetName, label: string): Promise<RegistryProcess>;
+  startTarget(target: TargetName, label: string, setup?: TargetSetup): Promise<RegistryProcess>;
   /** Flushes dirty pages (`sync`), so one round's writeback does not slow down the next round. */
   flushDisk(): Promise<void>;
 }
@@ -53,16 +61,16 @@ export function createContext(options: BenchOptions, workDir: string): BenchCont
       blob ??= writeRandomBlob(join(workDir, 'random.blob'), options.blobBytes);
       return blob;
     },
-    async startTarget(target, label) {
+    async startTarget(target, label, setup = {}) {
       const dataDir = join(workDir, `${target}-${label}-${serial++}`);
       await mkdir(dataDir, { recursive: true });
       let server: RegistryProcess;
       try {
         if (target === 'berth') {
           berth ??= snapshotBerth(join(workDir, 'berth-build'));
-          server = await startBerth(await berth, dataDir, options);
+          server = await startBerth(await berth, dataDir, options, setup.berthEnv);
         } else {
-          server = await startDistribution({ dataDir });
+          server = await startDistribution({ dataDir, extraConfig: setup.distributionConfig });
         }
       } catch (err) {
         await rm(dataDir, { recursive: true, force: true });
@@ -107,7 +115,12 @@ function berthEnv(): Record<string, string> {
  * the snapshot, and with `--cpu-prof` when BENCH_BERTH_CPU_PROF is set (NODE_OPTIONS refuses that flag;
  * the profile is written when Berth exits after SIGTERM).
  */
-async function startBerth(entry: string, dataDir: string, options: BenchOptions): Promise<RegistryProcess> {
+async function startBerth(
+  entry: string,
+  dataDir: string,
+  options: BenchOptions,
+  env: Record<string, string> = {},
+): Promise<RegistryProcess> {
   const nodeArgs: string[] = [];
   if (options.berthCpuProfDir) {
     await mkdir(options.berthCpuProfDir, { recursive: true });
@@ -119,7 +132,7 @@ async function startBerth(entry: string, dataDir: string, options: BenchOptions)
     const args = [...nodeArgs, entry, 'serve', '--listen', host, '--data', dataDir, ...options.berthArgs];
     const proc = spawnManaged(process.execPath, args, {
       cwd: repoRoot,
-      env: { ...process.env, ...berthEnv() },
+      env: { ...process.env, ...berthEnv(), ...env },
     });
     try {
       await waitForRegistry(`http://${host}`, proc);

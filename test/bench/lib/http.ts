@@ -56,6 +56,8 @@ export class RegistryClient {
   constructor(
     readonly base: string,
     maxSockets = 64,
+    /** Sent with every request (e.g. Authorization), under the request's own headers. */
+    readonly headers: Record<string, string> = {},
   ) {
     this.agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
   }
@@ -70,7 +72,7 @@ export class RegistryClient {
 
   request(method: string, pathOrUrl: string | URL, opts: RequestOptions = {}): Promise<HttpResponse> {
     const url = typeof pathOrUrl === 'string' ? this.url(pathOrUrl) : pathOrUrl;
-    const headers: Record<string, string> = { ...opts.headers };
+    const headers: Record<string, string> = { ...this.headers, ...opts.headers };
     const body = opts.body;
     if (body === undefined) {
       if (method !== 'GET' && method !== 'HEAD') headers['content-length'] ??= '0';

@@ -1,7 +1,7 @@
 // The shape of a benchmark metric: the rows it reports and one measured round against one registry.
 import type { RegistryProcess } from '../../support/processes.js';
-import type { BenchContext } from './context.js';
-import type { MetricId, TargetName } from './options.js';
+import type { BenchContext, TargetSetup } from './context.js';
+import type { TargetName } from './options.js';
 
 /**
  * What a row must reach for the issue's targets:
@@ -17,7 +17,7 @@ export type Goal =
 export interface RowDef {
   key: string;
   label: string;
-  unit: 'MB/s' | 'MB' | 'req/s' | 'µs' | 'ms' | 's' | 'pushes/s';
+  unit: 'MB/s' | 'MB' | 'req/s' | 'µs' | 'ms' | 's' | 'pushes/s' | '%';
   better: 'higher' | 'lower';
   goal?: Goal;
 }
@@ -25,12 +25,15 @@ export interface RowDef {
 export type RoundValues = Record<string, number>;
 
 export interface Metric {
-  id: MetricId;
+  /** A MetricId for `npm run bench`; other benchmark scripts name their own. */
+  id: string;
   title: string;
   rows: RowDef[];
   /** Once before all rounds (e.g. start a docker daemon); its resources are released in teardown. */
   setup?(ctx: BenchContext): Promise<void>;
   teardown?(): Promise<void>;
+  /** How to configure the registry each round starts (default: as shipped). */
+  server?(target: TargetName): TargetSetup;
   /** One round against a fresh, running registry; returns a value per row key. */
   round(ctx: BenchContext, server: RegistryProcess, target: TargetName): Promise<RoundValues>;
   /** Remarks to print under the table (e.g. protocol differences seen during the run). */

@@ -6,10 +6,12 @@ import { availableParallelism, loadavg, release, totalmem } from 'node:os';
 import * as prettier from 'prettier';
 import { run } from '../../support/tools.js';
 import type { Metric, RoundValues, RowDef } from './metric.js';
-import { metricIds, type BenchOptions, type MetricId, type TargetName } from './options.js';
+import { log } from './rounds.js';
+import { metricIds, type BenchOptions, type TargetName } from './options.js';
 
 export interface Measurement {
-  metric: MetricId;
+  /** Metric['id']. */
+  metric: string;
   target: TargetName;
   round: number;
   values?: RoundValues;
@@ -95,6 +97,7 @@ function formatValue(value: number, unit: RowDef['unit']): string {
     case 's':
       return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
     case 'pushes/s':
+    case '%':
       return value.toFixed(1);
   }
 }
@@ -255,4 +258,25 @@ export async function writeDoc(path: string, record: BenchRecord): Promise<void>
   // The file is checked by `prettier --check .` with the rest of the repository.
   const options = (await prettier.resolveConfig(path)) ?? {};
   await writeFile(path, await prettier.format(doc, { ...options, filepath: path }));
+}
+
+/**
+ * Ends a run that began at `started` (performance.now()): prints the report, writes the raw JSON
+ * (BENCH_JSON) and the doc section (BENCH_WRITE=1, into `docPath`), and returns the exit code: 1 when
+ * any round failed.
+ */
+export async function publishRecord(record: BenchRecord, started: number, docPath: string): Promise<number> {
+  const { options } = record;
+  record.machine.loadAfter = formatLoad();
+  record.seconds = (performance.now() - started) / 1000;
+  console.log(`\n${renderReport(record)}\n`);
+  if (options.jsonPath) {
+    await writeFile(options.jsonPath, `${JSON.stringify({ ...record, metrics: undefined }, null, 2)}\n`);
+    log(`raw results written to ${options.jsonPath}`);
+  }
+  if (options.write) {
+    await writeDoc(docPath, record);
+    log(`results written to ${docPath}`);
+  }
+  return record.measurements.some((m) => m.error !== undefined) ? 1 : 0;
 }

@@ -9,12 +9,16 @@ import type { BenchOptions } from '../lib/options.js';
 
 const WARMUP_SECONDS = 2;
 
-/** Load result plus the server's CPU time per request (µs, all threads) during the measured run. */
-async function measure(
+/**
+ * Load result plus the server's CPU time per request (µs, all threads) during the measured run, which
+ * follows a warm-up run of `warmupSeconds` (0: none).
+ */
+export async function measure(
   options: BenchOptions,
   server: RegistryProcess,
   spec: Omit<LoadSpec, 'connections' | 'threads' | 'seconds'>,
   tool: (spec: LoadSpec) => Promise<LoadResult>,
+  warmupSeconds = WARMUP_SECONDS,
 ): Promise<LoadResult & { cpuMicros: number }> {
   const full = {
     ...spec,
@@ -22,7 +26,7 @@ async function measure(
     threads: options.loadThreads,
     seconds: options.loadSeconds,
   };
-  await tool({ ...full, seconds: WARMUP_SECONDS });
+  if (warmupSeconds > 0) await tool({ ...full, seconds: warmupSeconds });
   const cpuBefore = cpuSeconds(server.pid);
   const result = await tool(full);
   const cpuMicros = ((cpuSeconds(server.pid) - cpuBefore) * 1e6) / result.requests;
@@ -35,16 +39,41 @@ async function measure(
   return { ...result, cpuMicros };
 }
 
-async function seed(server: RegistryProcess): Promise<{ repo: string; layerDigest: string }> {
-  const client = new RegistryClient(server.url, 2);
+/** The repository the request-rate metrics read from. */
+export const REQUESTS_REPO = 'bench/requests';
+
+/** Pushes one small image as REQUESTS_REPO:latest, sending `headers` (e.g. Authorization) with each request. */
+async function seed(
+  server: RegistryProcess,
+  headers: Record<string, string> = {},
+): Promise<{ repo: string; layerDigest: string }> {
+  const client = new RegistryClient(server.url, 2, headers);
   try {
     const image = makeSmallImage('requests');
-    const repo = 'bench/requests';
-    await pushSmallImage(client, repo, 'latest', image);
-    return { repo, layerDigest: image.layerDigest };
+    await pushSmallImage(client, REQUESTS_REPO, 'latest', image);
+    return { repo: REQUESTS_REPO, layerDigest: image.layerDigest };
   } finally {
     client.close();
   }
+}
+
+/** Seeds REQUESTS_REPO:latest, then loads GET of that manifest by tag with wrk, adding `headers`. */
+export async function measureManifestGet(
+  options: BenchOptions,
+  server: RegistryProcess,
+  headers: Record<string, string> = {},
+): Promise<LoadResult & { cpuMicros: number }> {
+  const { repo } = await seed(server, headers);
+  return measure(
+    options,
+    server,
+    {
+      url: `${server.url}/v2/${repo}/manifests/latest`,
+      method: 'GET',
+      headers: { Accept: MANIFEST_ACCEPT, ...headers },
+    },
+    runWrk,
+  );
 }
 
 export function manifestMetric(options: BenchOptions): Metric {
@@ -64,17 +93,7 @@ export function manifestMetric(options: BenchOptions): Metric {
       { key: 'manifest.cpu', label: 'Server CPU time per manifest GET', unit: 'µs', better: 'lower' },
     ],
     async round(_ctx, server) {
-      const { repo } = await seed(server);
-      const result = await measure(
-        options,
-        server,
-        {
-          url: `${server.url}/v2/${repo}/manifests/latest`,
-          method: 'GET',
-          headers: { Accept: MANIFEST_ACCEPT },
-        },
-        runWrk,
-      );
+      const result = await measureManifestGet(options, server);
       return {
         'manifest.rps': result.requestsPerSecond,
         'manifest.p99': result.p99Ms,
