@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { durationMs, type BerthConfig } from './config/schema.js';
 import { createAccountService, type AccountService } from './auth/accounts.js';
+import { createCheckLimiter } from './auth/check-limiter.js';
 import { createHtpasswdFile } from './auth/htpasswd-file.js';
 import { createLoginThrottle } from './auth/login-throttle.js';
 import { createAccessPolicy } from './auth/policy.js';
@@ -52,9 +53,14 @@ export async function composeAuth(
     clock,
   });
 
+  const checks = createCheckLimiter({
+    concurrent: auth.loginLimit.concurrentChecks,
+    queued: auth.loginLimit.queuedChecks,
+  });
+
   if (auth.mode === 'none') return { authorizer: allowEverything };
   if (auth.mode === 'htpasswd') {
-    const users = createHtpasswdFile({ path: resolve(auth.htpasswd.path ?? ''), clock, log });
+    const users = createHtpasswdFile({ path: resolve(auth.htpasswd.path ?? ''), checks, clock, log });
     return { authorizer: createBasicAuthorizer({ users, throttle, realm: auth.service, log }) };
   }
 
@@ -107,6 +113,7 @@ export async function composeAuth(
     issuer,
     verifier,
     throttle,
+    checks,
     log,
   });
   const authorizer = createTokenAuthorizer({

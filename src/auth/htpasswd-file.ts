@@ -5,18 +5,21 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { Logger } from '../registry/deps.js';
+import type { CheckLimiter } from './check-limiter.js';
 import { parseHtpasswd } from './htpasswd.js';
 import { verifyAgainstNothing, verifySecret } from './passwords.js';
 
 export interface HtpasswdFileOptions {
   path: string;
+  checks: CheckLimiter;
   clock: () => number;
   log: Logger;
   /** How long a verified username and password are remembered. */
   verifiedTtlMs?: number;
 }
 
-export function createHtpasswdFile({ path, clock, log, verifiedTtlMs = 60_000 }: HtpasswdFileOptions) {
+export function createHtpasswdFile(options: HtpasswdFileOptions) {
+  const { path, clock, log, checks, verifiedTtlMs = 60_000 } = options;
   const cacheKey = randomBytes(32);
   const verified = new Map<string, number>();
   let entries = new Map<string, string>();
@@ -44,14 +47,18 @@ export function createHtpasswdFile({ path, clock, log, verifiedTtlMs = 60_000 }:
 
   reload();
   return {
-    async authenticate(username: string, password: string): Promise<boolean> {
+    /** `signal` aborts a check still waiting for its turn (the client went away). */
+    async authenticate(username: string, password: string, signal?: AbortSignal): Promise<boolean> {
       reload();
       const key = createHmac('sha256', cacheKey).update(`${username}\u0000${password}`).digest('base64');
       const until = verified.get(key);
       if (until !== undefined && until > clock()) return true;
       const hash = entries.get(username);
-      if (hash === undefined) return verifyAgainstNothing(password);
-      if (!(await verifySecret(hash, password))) return false;
+      const matches = await checks.run(
+        () => (hash === undefined ? verifyAgainstNothing(password) : verifySecret(hash, password)),
+        signal,
+      );
+      if (!matches) return false;
       if (verified.size >= 10_000) verified.clear();
       verified.set(key, clock() + verifiedTtlMs);
       return true;

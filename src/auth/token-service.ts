@@ -3,6 +3,7 @@
 // what the account may do, and mint the JWTs. Failed logins are throttled and logged without secrets.
 import { TokenRequestInvalidError, TooManyRequestsError, UnauthorizedError } from '../registry/errors.js';
 import type { Logger } from '../registry/deps.js';
+import type { CheckLimiter } from './check-limiter.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { ANONYMOUS, principalOf, subjectOf, type Account, type Principal } from './model.js';
 import type { AccessPolicy } from './policy.js';
@@ -27,6 +28,8 @@ export interface TokenRequest {
   clientId?: string;
   /** The client's address, for throttling and logs. */
   source: string;
+  /** Aborted when the client goes away before the answer. */
+  signal?: AbortSignal;
 }
 
 export interface TokenResponse {
@@ -50,6 +53,7 @@ export interface TokenServiceDeps {
   issuer: TokenIssuer;
   verifier: TokenVerifier;
   throttle: LoginThrottle;
+  checks: CheckLimiter;
   log: Logger;
 }
 
@@ -57,7 +61,13 @@ export function createTokenService(deps: TokenServiceDeps) {
   const { accounts, log, throttle } = deps;
 
   /** Checks a username and password (or robot secret), with throttling; shared with Basic auth. */
-  async function login(username: string, password: string, source: string): Promise<Account> {
+  /** `signal` aborts a check still waiting for its turn (the client went away). */
+  async function login(
+    username: string,
+    password: string,
+    source: string,
+    signal?: AbortSignal,
+  ): Promise<Account> {
     const attempt = { account: username, source };
     const wait = throttle.retryAfterSeconds(attempt);
     if (wait > 0) {
@@ -67,7 +77,7 @@ export function createTokenService(deps: TokenServiceDeps) {
       );
       throw new TooManyRequestsError(wait);
     }
-    const account = await accounts.authenticate(username, password);
+    const account = await deps.checks.run(() => accounts.authenticate(username, password), signal);
     if (!account) {
       throttle.recordFailure(attempt);
       log.warn({ event: 'login failed', account: username, source }, 'login failed');
@@ -78,13 +88,14 @@ export function createTokenService(deps: TokenServiceDeps) {
     return account;
   }
 
-  async function principalFor(
-    grant: TokenGrant,
-    source: string,
-  ): Promise<{ principal: Principal; account?: Account }> {
+  async function principalFor({
+    grant,
+    source,
+    signal,
+  }: TokenRequest): Promise<{ principal: Principal; account?: Account }> {
     if (grant.kind === 'anonymous') return { principal: ANONYMOUS };
     if (grant.kind === 'password') {
-      const account = await login(grant.username, grant.password, source);
+      const account = await login(grant.username, grant.password, source, signal);
       return { principal: principalOf(account), account };
     }
     let claims;
@@ -113,7 +124,7 @@ export function createTokenService(deps: TokenServiceDeps) {
       if (request.service !== undefined && request.service !== deps.service) {
         throw new TokenRequestInvalidError(`this token service issues tokens for "${deps.service}"`);
       }
-      const { principal, account } = await principalFor(request.grant, request.source);
+      const { principal, account } = await principalFor(request);
       if (
         request.account !== undefined &&
         request.account !== '' &&

@@ -143,6 +143,8 @@ export const configSchema = z
             perAccount: z.number().int().min(1).default(5),
             perAddress: z.number().int().min(1).default(20),
             window: duration.default('5m'),
+            concurrentChecks: z.number().int().min(1).default(2),
+            queuedChecks: z.number().int().min(0).default(32),
           })
           .strict()
           .prefault({}),

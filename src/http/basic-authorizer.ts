@@ -6,6 +6,7 @@ import type { Logger } from '../registry/deps.js';
 import { TooManyRequestsError } from '../registry/errors.js';
 import { authState, type Authorizer } from './access.js';
 import { AuthChallengeError, basicChallenge } from './challenges.js';
+import { responseAbandonedSignal } from './body.js';
 import { clientAddress, presentedCredentials } from './credentials.js';
 
 export interface BasicAuthorizerDeps {
@@ -28,7 +29,8 @@ export function createBasicAuthorizer({ users, throttle, realm, log }: BasicAuth
         log.warn({ event: 'login throttled', ...attempt, retryAfterSeconds: wait }, 'login refused');
         throw new TooManyRequestsError(wait);
       }
-      if (!(await users.authenticate(credentials.username, credentials.password))) {
+      const signal = responseAbandonedSignal(ctx.res);
+      if (!(await users.authenticate(credentials.username, credentials.password, signal))) {
         throttle.recordFailure(attempt);
         log.warn({ event: 'login failed', ...attempt }, 'login failed');
         throw new AuthChallengeError('invalid username or password', challenge);

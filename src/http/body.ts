@@ -1,5 +1,5 @@
 // Request bodies: streamed for blobs, read whole (and capped) only for manifests.
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ManifestTooLargeError } from '../registry/errors.js';
 
 /** Whether the request carries a body at all (a length above zero, or chunked encoding). */
@@ -38,6 +38,15 @@ export function abortSignalFor(req: IncomingMessage): AbortSignal {
   const controller = new AbortController();
   req.once('close', () => {
     if (!req.complete) controller.abort();
+  });
+  return controller.signal;
+}
+
+/** Aborted when the connection closes before the response has been sent (the client gave up). */
+export function responseAbandonedSignal(res: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort();
   });
   return controller.signal;
 }

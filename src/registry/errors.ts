@@ -141,8 +141,11 @@ export class DeniedError extends RegistryError {
 
 /** Too many failed logins for an account or from an address (auth.loginLimit). */
 export class TooManyRequestsError extends RegistryError {
-  constructor(readonly retryAfterSeconds: number) {
-    super('TOOMANYREQUESTS', 'too many failed login attempts', { retryAfterSeconds });
+  constructor(
+    readonly retryAfterSeconds: number,
+    message = 'too many failed login attempts',
+  ) {
+    super('TOOMANYREQUESTS', message, { retryAfterSeconds });
   }
 }
 

@@ -594,3 +594,38 @@ describe('login throttling and secret-free logs', () => {
     expect(joined).not.toContain(Buffer.from('victim:guess-number-0').toString('base64'));
   });
 });
+
+describe('a flood of logins', () => {
+  let server: Awaited<ReturnType<typeof startServer>>;
+
+  beforeAll(async () => {
+    const config = parseConfig({
+      dataDir: join(berth.dataDir, 'flooded'),
+      server: { listen: '127.0.0.1:0' },
+      log: { level: 'silent' },
+      auth: { mode: 'token', loginLimit: { concurrentChecks: 1, queuedChecks: 1 } },
+    });
+    server = await startServer(config, undefined, { adminPassword: 'flood-admin-pass', announce: () => {} });
+  });
+
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('checks one password at a time here, queues one, and answers the rest 429 at once', async () => {
+    const call = clientFor(`http://${server.address}`);
+    const started = Date.now();
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        call('GET', '/auth/token?service=berth', { headers: basic('admin', 'flood-admin-pass') }),
+      ),
+    );
+    const statuses = answers.map((res) => res.status).sort();
+    expect(statuses).toEqual([200, 200, 429, 429, 429, 429]);
+    const refused = answers.find((res) => res.status === 429) as RawResponse;
+    expectOciError(refused, 429, 'TOOMANYREQUESTS');
+    expect(refused.headers['retry-after']).toBe('1');
+    expect(JSON.parse(refused.text).errors[0].message).toBe('too many logins at once');
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+});

@@ -5,11 +5,13 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createCheckLimiter } from '../../src/auth/check-limiter.js';
 import { createLoginThrottle } from '../../src/auth/login-throttle.js';
 import type { Namespace, Principal, Role } from '../../src/auth/model.js';
 import { createAccessPolicy } from '../../src/auth/policy.js';
 import { covers, formatScope, missing, parseScopes } from '../../src/auth/scope.js';
 import { libtrustKeyId, loadSigningKey } from '../../src/auth/signing-key.js';
+import { TooManyRequestsError } from '../../src/registry/errors.js';
 import { createTokenIssuer, createTokenVerifier, InvalidTokenError } from '../../src/auth/tokens.js';
 
 describe('scopes (docs/spec/auth/scope.md)', () => {
@@ -197,5 +199,58 @@ describe('signing key and token lifetime', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('password check limiter', () => {
+  const gate = () => {
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    return { open, opened };
+  };
+
+  it('runs at most `concurrent` checks, queues `queued`, and refuses the rest with 429', async () => {
+    const limiter = createCheckLimiter({ concurrent: 1, queued: 1 });
+    const first = gate();
+    const order: string[] = [];
+    const a = limiter.run(async () => {
+      order.push('a');
+      await first.opened;
+      return 'a';
+    });
+    const b = limiter.run(async () => {
+      order.push('b');
+      return 'b';
+    });
+    await expect(limiter.run(async () => 'c')).rejects.toBeInstanceOf(TooManyRequestsError);
+    expect(limiter.load()).toEqual({ running: 1, waiting: 1 });
+    expect(order).toEqual(['a']);
+    first.open();
+    expect(await Promise.all([a, b])).toEqual(['a', 'b']);
+    expect(order).toEqual(['a', 'b']);
+    expect(limiter.load()).toEqual({ running: 0, waiting: 0 });
+  });
+
+  it('drops a waiting check whose client went away, without running it', async () => {
+    const limiter = createCheckLimiter({ concurrent: 1, queued: 4 });
+    const first = gate();
+    const running = limiter.run(() => first.opened);
+    const controller = new AbortController();
+    let ran = false;
+    const abandoned = limiter.run(async () => {
+      ran = true;
+    }, controller.signal);
+    controller.abort();
+    await expect(abandoned).rejects.toThrow(/abort/i);
+    expect(limiter.load()).toEqual({ running: 1, waiting: 0 });
+    first.open();
+    await running;
+    expect(ran).toBe(false);
+  });
+
+  it('frees its slot when a check fails', async () => {
+    const limiter = createCheckLimiter({ concurrent: 1, queued: 0 });
+    await expect(limiter.run(() => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    expect(await limiter.run(async () => 'next')).toBe('next');
   });
 });

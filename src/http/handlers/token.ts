@@ -5,7 +5,7 @@ import type { Context } from 'koa';
 import type { TokenGrant, TokenResponse, TokenService } from '../../auth/token-service.js';
 import { formatScope } from '../../auth/scope.js';
 import { TokenRequestInvalidError } from '../../registry/errors.js';
-import { readCappedBody } from '../body.js';
+import { readCappedBody, responseAbandonedSignal } from '../body.js';
 import { clientAddress, presentedCredentials } from '../credentials.js';
 
 /** A token form is a few hundred bytes; anything near this is not one. */
@@ -39,6 +39,7 @@ export function tokenHandlers(tokens: TokenService) {
         account: first(ctx.query.account),
         clientId: first(ctx.query.client_id),
         source: clientAddress(ctx),
+        signal: responseAbandonedSignal(ctx.res),
       });
       noStore(ctx);
       ctx.body = {
@@ -78,6 +79,7 @@ export function tokenHandlers(tokens: TokenService) {
         offline: form.get('access_type') === 'offline',
         clientId: form.get('client_id') ?? undefined,
         source: clientAddress(ctx),
+        signal: responseAbandonedSignal(ctx.res),
       });
       noStore(ctx);
       ctx.body = {

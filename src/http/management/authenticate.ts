@@ -11,6 +11,7 @@ import { InvalidTokenError, type TokenVerifier } from '../../auth/tokens.js';
 import type { Logger } from '../../registry/deps.js';
 import { UnauthorizedError } from '../../registry/errors.js';
 import { AuthChallengeError, basicChallenge } from '../challenges.js';
+import { responseAbandonedSignal } from '../body.js';
 import { clientAddress, presentedCredentials } from '../credentials.js';
 
 export interface CallerAuthenticatorDeps {
@@ -54,7 +55,12 @@ export function createCallerAuthenticator(deps: CallerAuthenticatorDeps): Caller
     switch (credentials.scheme) {
       case 'basic':
         try {
-          return await deps.tokens.login(credentials.username, credentials.password, clientAddress(ctx));
+          return await deps.tokens.login(
+            credentials.username,
+            credentials.password,
+            clientAddress(ctx),
+            responseAbandonedSignal(ctx.res),
+          );
         } catch (err) {
           if (err instanceof UnauthorizedError) throw refuse('invalid username or password');
           throw err;
