@@ -48,8 +48,17 @@ function toNamespace(row: NamespaceRow): Namespace {
   return { name: row.name, public: row.public === 1, createdAt: row.created_at };
 }
 
+/** Accounts remembered between requests at most (each verified token looks its account up). */
+const ACCOUNT_CACHE_MAX = 10_000;
+
+/**
+ * Account lookups are cached, because every request with a token looks up its account (so a deleted
+ * account loses access at once). The cache is dropped on every write through this store, and whenever
+ * `PRAGMA data_version` shows a commit by another connection (the `berth user ...` CLI, another Berth).
+ */
 export function createSqliteAccountStore(db: SqliteDatabase): AccountStore {
   const statements = {
+    dataVersion: db.prepare('PRAGMA data_version').pluck(),
     getAccount: db.prepare(`SELECT ${ACCOUNT_COLUMNS}, secret_hash FROM accounts WHERE name = ?`),
     listAccounts: db.prepare(`SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY name`),
     listAccountsOfKind: db.prepare(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE kind = ? ORDER BY name`),
@@ -89,11 +98,36 @@ export function createSqliteAccountStore(db: SqliteDatabase): AccountStore {
     ),
   };
 
+  const accounts = new Map<string, StoredAccount | undefined>();
+  let seenVersion = -1;
+  /** Wraps a write so the cache never outlives it. */
+  const writes =
+    <A extends unknown[], R>(write: (...args: A) => R) =>
+    (...args: A): R => {
+      accounts.clear();
+      return write(...args);
+    };
+
   return {
-    transaction: (work) => db.transaction(work)(),
+    transaction(work) {
+      try {
+        return db.transaction(work)();
+      } finally {
+        accounts.clear(); // a rollback may undo what was read into the cache inside the transaction
+      }
+    },
     getAccount(name) {
+      const version = statements.dataVersion.get() as number;
+      if (version !== seenVersion) {
+        accounts.clear();
+        seenVersion = version;
+      }
+      if (accounts.has(name)) return accounts.get(name);
       const row = statements.getAccount.get(name) as StoredAccountRow | undefined;
-      return row && { ...toAccount(row), secretHash: row.secret_hash };
+      const account = row && { ...toAccount(row), secretHash: row.secret_hash };
+      if (accounts.size >= ACCOUNT_CACHE_MAX) accounts.clear();
+      accounts.set(name, account);
+      return account;
     },
     listAccounts(kind) {
       const rows = (
@@ -102,7 +136,7 @@ export function createSqliteAccountStore(db: SqliteDatabase): AccountStore {
       return rows.map(toAccount);
     },
     countAccounts: () => statements.countAccounts.get() as number,
-    insertAccount(account: StoredAccount) {
+    insertAccount: writes((account: StoredAccount) => {
       const result = statements.insertAccount.run({
         name: account.name,
         kind: account.kind,
@@ -113,10 +147,14 @@ export function createSqliteAccountStore(db: SqliteDatabase): AccountStore {
         secretHash: account.secretHash,
       });
       return result.changes === 1;
-    },
-    updateSecret: (name, secretHash) => statements.updateSecret.run({ name, secretHash }).changes === 1,
-    setAdmin: (name, admin) => statements.setAdmin.run({ name, admin: admin ? 1 : 0 }).changes === 1,
-    deleteAccount: (name) => statements.deleteAccount.run(name).changes === 1,
+    }),
+    updateSecret: writes(
+      (name: string, secretHash: string) => statements.updateSecret.run({ name, secretHash }).changes === 1,
+    ),
+    setAdmin: writes(
+      (name: string, admin: boolean) => statements.setAdmin.run({ name, admin: admin ? 1 : 0 }).changes === 1,
+    ),
+    deleteAccount: writes((name: string) => statements.deleteAccount.run(name).changes === 1),
 
     getNamespace(name) {
       const row = statements.getNamespace.get(name) as NamespaceRow | undefined;

@@ -1,4 +1,7 @@
 import bcrypt from 'bcryptjs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createAccountService } from '../../src/auth/accounts.js';
 import { AccountError } from '../../src/auth/errors.js';
@@ -48,6 +51,47 @@ describe('sqlite account store', () => {
     expect(store.getAccount('alice')).toEqual({ ...account, credentialVersion: 2, secretHash: '$sha256$y' });
     expect(store.updateSecret('nobody', '$sha256$y')).toBe(false);
     expect(store.countAccounts()).toBe(1);
+  });
+
+  it('sees writes of its own and of other connections at once, through its account cache', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'berth-accounts-'));
+    const path = join(dir, 'berth.db');
+    const server = openDatabase(path);
+    const cli = openDatabase(path);
+    try {
+      const cached = createSqliteAccountStore(server);
+      const other = createSqliteAccountStore(cli);
+      const alice = {
+        name: 'alice',
+        kind: 'user' as const,
+        admin: false,
+        credentialVersion: 1,
+        description: null,
+        createdAt: T0,
+        secretHash: '$sha256$x',
+      };
+      expect(cached.getAccount('alice')).toBeUndefined();
+      other.insertAccount(alice);
+      expect(cached.getAccount('alice')?.credentialVersion).toBe(1);
+      other.updateSecret('alice', '$sha256$y');
+      expect(cached.getAccount('alice')?.credentialVersion).toBe(2);
+      cached.setAdmin('alice', true);
+      expect(cached.getAccount('alice')?.admin).toBe(true);
+      other.deleteAccount('alice');
+      expect(cached.getAccount('alice')).toBeUndefined();
+      expect(() =>
+        cached.transaction(() => {
+          cached.insertAccount(alice);
+          expect(cached.getAccount('alice')?.name).toBe('alice');
+          throw new Error('roll back');
+        }),
+      ).toThrow('roll back');
+      expect(cached.getAccount('alice')).toBeUndefined();
+    } finally {
+      server.close();
+      cli.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses a membership of a missing account or namespace, and drops memberships with either', () => {
