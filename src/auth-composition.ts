@@ -114,6 +114,7 @@ export async function composeAuth(
     verifier,
     throttle,
     checks,
+    clock,
     log,
   });
   const authorizer = createTokenAuthorizer({
@@ -124,6 +125,6 @@ export async function composeAuth(
     realm: auth.realm,
     log,
   });
-  const management: ManagementDeps = { accounts, tokens, verifier, realm: auth.service, log };
+  const management: ManagementDeps = { accounts, tokens, verifier, checks, realm: auth.service, log };
   return { authorizer, tokens, accounts, management };
 }

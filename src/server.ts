@@ -102,6 +102,8 @@ export async function startServer(
     registry,
     authorizer: auth.authorizer,
     tokens: auth.tokens,
+    trustProxy: config.server.trustProxy,
+    service: config.auth.service,
     management: auth.management,
     log,
     logRequests: config.log.requests,

@@ -129,8 +129,14 @@ export function createAccountService({ store, clock, personalNamespaces }: Accou
   }
 
   /** An account named exactly so, else the robot of that name (`ci` -> `robot+ci`). */
+  /** `name` exactly, or the robot `robot+name`; refused when both a user and a robot could be meant. */
   function resolveAccount(name: string): StoredAccount {
-    const account = store.getAccount(name) ?? store.getAccount(robotAccountName(name));
+    const exact = store.getAccount(name);
+    const robot = name.startsWith(ROBOT_PREFIX) ? undefined : store.getAccount(robotAccountName(name));
+    if (exact && robot) {
+      throw new InvalidInputError('account', `both ${name} and ${robot.name} exist: name the one you mean`);
+    }
+    const account = exact ?? robot;
     if (!account) throw new AccountNotFoundError(name);
     return account;
   }

@@ -1,13 +1,15 @@
 // `auth.mode: htpasswd`: the users of an htpasswd file (bcrypt entries only). The file is re-read when
 // its modification time or size changes (checked at most once a second). bcrypt is slow on purpose, so
-// a successful check is remembered for a minute under an HMAC of the credentials with a key that lives
-// only in this process: no password, nor a fast hash of one, is kept in memory.
-import { createHmac, randomBytes } from 'node:crypto';
+// a successful check is remembered for a minute (verified-logins.ts). An unknown user is checked
+// against a dummy bcrypt hash of the file's most common cost, so response times do not tell which
+// user names exist.
+import bcrypt from 'bcryptjs';
 import { readFileSync, statSync } from 'node:fs';
 import type { Logger } from '../registry/deps.js';
 import type { CheckLimiter } from './check-limiter.js';
 import { parseHtpasswd } from './htpasswd.js';
-import { verifyAgainstNothing, verifySecret } from './passwords.js';
+import { verifySecret } from './passwords.js';
+import { createVerifiedLogins } from './verified-logins.js';
 
 export interface HtpasswdFileOptions {
   path: string;
@@ -18,11 +20,22 @@ export interface HtpasswdFileOptions {
   verifiedTtlMs?: number;
 }
 
+/** A bcrypt hash of the cost most entries use (10, bcrypt's default, when the file is empty). */
+function dummyHashFor(hashes: Iterable<string>): string {
+  const costs = new Map<number, number>();
+  for (const hash of hashes) {
+    const cost = Number(hash.slice(4, 6));
+    costs.set(cost, (costs.get(cost) ?? 0) + 1);
+  }
+  const common = [...costs].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 10;
+  return bcrypt.hashSync('berth: no such user', Math.min(Math.max(common, 4), 14));
+}
+
 export function createHtpasswdFile(options: HtpasswdFileOptions) {
   const { path, clock, log, checks, verifiedTtlMs = 60_000 } = options;
-  const cacheKey = randomBytes(32);
-  const verified = new Map<string, number>();
+  const verified = createVerifiedLogins({ ttlMs: verifiedTtlMs, clock });
   let entries = new Map<string, string>();
+  let dummyHash = '';
   let version = '';
   let checkedAt = Number.NEGATIVE_INFINITY;
 
@@ -41,26 +54,27 @@ export function createHtpasswdFile(options: HtpasswdFileOptions) {
       );
     }
     entries = parsed.entries;
+    dummyHash = dummyHashFor(entries.values());
     verified.clear();
     version = current;
   }
 
   reload();
   return {
+    /** Whether this user and password were verified within the last minute (no hashing). */
+    recall(username: string, password: string): boolean {
+      reload();
+      return verified.recall(username, password, version);
+    },
+
     /** `signal` aborts a check still waiting for its turn (the client went away). */
     async authenticate(username: string, password: string, signal?: AbortSignal): Promise<boolean> {
       reload();
-      const key = createHmac('sha256', cacheKey).update(`${username}\u0000${password}`).digest('base64');
-      const until = verified.get(key);
-      if (until !== undefined && until > clock()) return true;
+      if (verified.recall(username, password, version)) return true;
       const hash = entries.get(username);
-      const matches = await checks.run(
-        () => (hash === undefined ? verifyAgainstNothing(password) : verifySecret(hash, password)),
-        signal,
-      );
-      if (!matches) return false;
-      if (verified.size >= 10_000) verified.clear();
-      verified.set(key, clock() + verifiedTtlMs);
+      const matches = await checks.run(() => verifySecret(hash ?? dummyHash, password), signal);
+      if (!matches || hash === undefined) return false;
+      verified.remember(username, password, version);
       return true;
     },
   };

@@ -13,11 +13,13 @@ export interface LoginThrottleOptions {
 }
 
 export interface LoginAttempt {
-  account: string;
+  /** Undefined for accounts whose secrets cannot be guessed (robots): only the address counts. */
+  account: string | undefined;
   source: string;
 }
 
-const keysOf = ({ account, source }: LoginAttempt) => [`account:${account}`, `source:${source}`];
+const keysOf = ({ account, source }: LoginAttempt) =>
+  account === undefined ? [`source:${source}`] : [`account:${account}`, `source:${source}`];
 
 export function createLoginThrottle(options: LoginThrottleOptions) {
   const { windowMs, clock } = options;
@@ -57,7 +59,7 @@ export function createLoginThrottle(options: LoginThrottleOptions) {
     },
 
     recordSuccess(attempt: LoginAttempt): void {
-      failuresByKey.delete(`account:${attempt.account}`);
+      if (attempt.account !== undefined) failuresByKey.delete(`account:${attempt.account}`);
     },
   };
 }

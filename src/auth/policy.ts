@@ -4,8 +4,11 @@
 // - an account has its role's actions in a namespace it belongs to (incl. its personal namespace);
 // - anyone, anonymous included, may pull from a public namespace;
 // - `registry:catalog:*` is granted to everyone: the catalog is filtered to what the caller may read.
+// - `registry:management:*` is granted to accounts (users and robots) only, never to anonymous or
+//   external principals: it lets a token reach the management API, where each route still checks
+//   what the account may do.
 import { ROLE_ACTIONS, namespaceOf, type Namespace, type Principal, type Role } from './model.js';
-import { catalogAccess, mergeAccess, type Access, type RepositoryAction } from './scope.js';
+import { catalogAccess, managementAccess, mergeAccess, type Access, type RepositoryAction } from './scope.js';
 
 /** What the policy reads of the account directory. */
 export interface PolicyDirectory {
@@ -32,6 +35,9 @@ export function createAccessPolicy(directory: PolicyDirectory) {
     }
     if (request.type === catalogAccess.type && request.name === catalogAccess.name) {
       return principal.kind === 'external' ? [] : request.actions.filter((a) => a === '*');
+    }
+    if (request.type === managementAccess.type && request.name === managementAccess.name) {
+      return principal.kind === 'account' ? request.actions.filter((a) => a === '*') : [];
     }
     return [];
   }

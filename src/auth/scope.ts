@@ -21,6 +21,9 @@ export const repositoryAccess = (name: string, ...actions: RepositoryAction[]): 
 
 export const catalogAccess: Access = { type: 'registry', name: 'catalog', actions: ['*'] };
 
+/** Required of a Bearer token by the management API (/api/v1), on top of the account's own rights. */
+export const managementAccess: Access = { type: 'registry', name: 'management', actions: ['*'] };
+
 /** Parses one or more scope strings (each may hold several space-separated scopes); drops malformed ones. */
 export function parseScopes(values: readonly string[]): Access[] {
   const parsed: Access[] = [];

@@ -5,6 +5,7 @@ import { TokenRequestInvalidError, TooManyRequestsError, UnauthorizedError } fro
 import type { Logger } from '../registry/deps.js';
 import type { CheckLimiter } from './check-limiter.js';
 import type { LoginThrottle } from './login-throttle.js';
+import { createVerifiedLogins } from './verified-logins.js';
 import { ANONYMOUS, principalOf, subjectOf, type Account, type Principal } from './model.js';
 import type { AccessPolicy } from './policy.js';
 import { formatScope, missing, parseScopes, type Access } from './scope.js';
@@ -54,11 +55,16 @@ export interface TokenServiceDeps {
   verifier: TokenVerifier;
   throttle: LoginThrottle;
   checks: CheckLimiter;
+  clock: () => number;
   log: Logger;
 }
 
+/** How long a verified password spares the next login of the same account its slow hash. */
+const VERIFIED_LOGIN_TTL_MS = 60_000;
+
 export function createTokenService(deps: TokenServiceDeps) {
   const { accounts, log, throttle } = deps;
+  const verified = createVerifiedLogins({ ttlMs: VERIFIED_LOGIN_TTL_MS, clock: deps.clock });
 
   /** Checks a username and password (or robot secret), with throttling; shared with Basic auth. */
   /** `signal` aborts a check still waiting for its turn (the client went away). */
@@ -68,7 +74,14 @@ export function createTokenService(deps: TokenServiceDeps) {
     source: string,
     signal?: AbortSignal,
   ): Promise<Account> {
-    const attempt = { account: username, source };
+    const known = accounts.getAccount(username);
+    const stamp = known && `${known.credentialVersion}:${known.createdAt}`;
+    // Verified a moment ago with the same credential version: no hashing, and no throttling (a
+    // guess that matches is the password itself, so others' failures cannot lock the owner out).
+    if (known && stamp && verified.recall(username, password, stamp)) return known;
+    // Robot secrets are 256 random bits: guessing one is hopeless, and a per-account limit would only
+    // let anyone lock a CI robot out. Their failures count against the address alone.
+    const attempt = { account: known?.kind === 'robot' ? undefined : username, source };
     const wait = throttle.retryAfterSeconds(attempt);
     if (wait > 0) {
       log.warn(
@@ -85,6 +98,7 @@ export function createTokenService(deps: TokenServiceDeps) {
       throw new UnauthorizedError('invalid username or password', 'invalid username or password');
     }
     throttle.recordSuccess(attempt);
+    verified.remember(username, password, `${account.credentialVersion}:${account.createdAt}`);
     return account;
   }
 
@@ -106,10 +120,12 @@ export function createTokenService(deps: TokenServiceDeps) {
       log.warn({ event: 'refresh token refused', source, reason }, 'login failed');
       throw new UnauthorizedError(`invalid refresh token: ${reason}`);
     }
-    const account = accounts.getAccount(claims.subject);
-    if (!account || account.credentialVersion !== claims.credentialVersion) {
+    const account = accounts.getAccount(claims.name);
+    const same =
+      account?.credentialVersion === claims.credentialVersion && account.createdAt === claims.createdAt;
+    if (!account || !same) {
       log.warn(
-        { event: 'refresh token refused', account: claims.subject, source, reason: 'revoked' },
+        { event: 'refresh token refused', account: claims.name, source, reason: 'revoked' },
         'login failed',
       );
       throw new UnauthorizedError('refresh token revoked');
@@ -158,10 +174,13 @@ export function createTokenService(deps: TokenServiceDeps) {
         },
         'token issued',
       );
+      // oauth.md: a refresh grant answers with the refresh token it was given.
       const refreshToken =
-        request.offline && account && request.grant.kind !== 'refresh'
-          ? deps.issuer.issueRefresh(account.name, account.credentialVersion)
-          : undefined;
+        request.grant.kind === 'refresh'
+          ? request.grant.refreshToken
+          : request.offline && account
+            ? deps.issuer.issueRefresh(account)
+            : undefined;
       return {
         token: issued.token,
         expiresIn: issued.expiresIn,

@@ -1,6 +1,7 @@
 // Berth's JWTs (Docker token spec, docs/spec/auth/jwt.md): access tokens carry iss, sub, aud, exp,
 // nbf, iat, jti and the `access` claim; refresh tokens (offline_token / OAuth2 refresh_token) carry
-// `token_use: "refresh"` and the account's credential version, so a new password voids them.
+// `token_use: "refresh"`, the account's credential version and creation time, so a new password, a
+// rotated secret, or deleting the account (even if one of the same name is made later) voids them.
 import jwt from 'jsonwebtoken';
 import type { KeyObject } from 'node:crypto';
 import type { Access } from './scope.js';
@@ -15,6 +16,13 @@ export interface TokenIssuerOptions {
   refreshTtlSeconds: number;
   clock: () => number;
   newId: () => string;
+}
+
+/** The account a refresh token speaks for, as it was when the token was issued. */
+export interface RefreshSubject {
+  name: string;
+  credentialVersion: number;
+  createdAt: number;
 }
 
 export interface IssuedToken {
@@ -47,18 +55,19 @@ export function createTokenIssuer(options: TokenIssuerOptions) {
       return { token, expiresIn: options.accessTtlSeconds, issuedAt: new Date(now) };
     },
 
-    issueRefresh(subject: string, credentialVersion: number): string {
+    issueRefresh(account: RefreshSubject): string {
       const iat = seconds(clock());
       return sign({
         iss: issuer,
-        sub: subject,
+        sub: account.name,
         aud: service,
         exp: iat + options.refreshTtlSeconds,
         nbf: iat,
         iat,
         jti: newId(),
         token_use: 'refresh',
-        cv: credentialVersion,
+        cv: account.credentialVersion,
+        ca: account.createdAt,
       });
     },
   };
@@ -193,13 +202,14 @@ export function createTokenVerifier(options: TokenVerifierOptions) {
     },
 
     /** Verifies one of Berth's refresh tokens; throws InvalidTokenError. */
-    verifyRefresh(token: string): { subject: string; credentialVersion: number } {
+    verifyRefresh(token: string): RefreshSubject {
       decodeUnverified(token);
       const payload = requireOwn(token);
-      if (payload.token_use !== 'refresh' || typeof payload.cv !== 'number' || !payload.sub) {
+      const { token_use: use, cv, ca, sub } = payload;
+      if (use !== 'refresh' || typeof cv !== 'number' || typeof ca !== 'number' || !sub) {
         throw new InvalidTokenError('not a refresh token');
       }
-      return { subject: payload.sub, credentialVersion: payload.cv };
+      return { name: sub, credentialVersion: cv, createdAt: ca };
     },
   };
 }

@@ -15,6 +15,12 @@ export function durationMs(value: string): number {
   return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
 }
 
+/** https, or http to a loopback host. */
+function isSafeKeySource(url: string): boolean {
+  const { protocol, hostname } = new URL(url);
+  return protocol === 'https:' || ['127.0.0.1', 'localhost', '[::1]'].includes(hostname);
+}
+
 const hostPort = z
   .string()
   .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, {
@@ -30,6 +36,7 @@ export const configSchema = z
       .object({
         listen: hostPort.default('0.0.0.0:5000'),
         shutdownTimeout: duration.default('30s'),
+        trustProxy: z.boolean().default(false),
       })
       .strict()
       .prefault({}),
@@ -160,6 +167,10 @@ export const configSchema = z
               .strict()
               .refine((t) => (t.certificates === null) !== (t.jwksUrl === null), {
                 message: 'give exactly one of certificates (a PEM file) or jwksUrl',
+              })
+              .refine((t) => t.jwksUrl === null || isSafeKeySource(t.jwksUrl), {
+                path: ['jwksUrl'],
+                message: 'must be https (plain http only on loopback): whoever alters it can forge tokens',
               }),
           )
           .default([]),
@@ -174,6 +185,15 @@ export const configSchema = z
             message: 'required when auth.mode is htpasswd',
           });
         }
+        auth.trustedIssuers.forEach((trusted, index) => {
+          if (trusted.issuer === auth.issuer) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['trustedIssuers', index, 'issuer'],
+              message: `is auth.issuer ("${auth.issuer}"), Berth's own: give the external issuer's name`,
+            });
+          }
+        });
         if (durationMs(auth.tokenTtl) < 60_000) {
           ctx.addIssue({ code: 'custom', path: ['tokenTtl'], message: 'at least 60s (Docker token spec)' });
         }

@@ -15,7 +15,11 @@ export interface AppOptions {
   log: Logger;
   logRequests: boolean;
   manifestMaxBytes: number;
+  /** server.trustProxy: take the client address and scheme from X-Forwarded-* headers. */
+  trustProxy?: boolean;
   tokens?: TokenService;
+  /** auth.service, for the token endpoint's Basic challenges. */
+  service?: string;
   management?: ManagementDeps;
 }
 
@@ -23,6 +27,7 @@ export function createApp(options: AppOptions): Koa {
   const { log, logRequests } = options;
   const app = new Koa();
   app.silent = true; // errors are logged by errorResponder, with context
+  app.proxy = options.trustProxy ?? false;
   const router = createRouter(options);
 
   app.use(async (ctx, next) => {

@@ -10,8 +10,9 @@ export class AuthChallengeError extends UnauthorizedError {
   constructor(
     reason: string,
     readonly challenge: string,
+    message?: string,
   ) {
-    super(reason);
+    super(reason, message);
   }
 }
 

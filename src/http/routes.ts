@@ -4,6 +4,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { TokenService } from '../auth/token-service.js';
+import { parseRepoName } from '../registry/references.js';
 import type { Registry } from '../registry/registry.js';
 import { catalog, repository, type AccessRequirement, type Authorizer } from './access.js';
 import { apiVersionCheck } from './handlers/base.js';
@@ -28,14 +29,19 @@ interface RouteSpec {
   handler: Handler;
 }
 
-const pull: AccessOf = (p) => [repository(p.name ?? '', 'pull')];
-const push: AccessOf = (p) => [repository(p.name ?? '', 'pull', 'push')];
-const remove: AccessOf = (p) => [repository(p.name ?? '', 'delete')];
-// Cross-repository mount also reads the source repository.
-const pushWithMount: AccessOf = (p, q) =>
-  typeof q.from === 'string' && q.mount !== undefined
-    ? [...push(p, q), repository(q.from, 'pull')]
+// Names are parsed before anything else: an invalid one is 400 NAME_INVALID, never part of a challenge.
+const name = (p: Record<string, string>) => parseRepoName(p.name ?? '');
+const pull: AccessOf = (p) => [repository(name(p), 'pull')];
+const push: AccessOf = (p) => [repository(name(p), 'pull', 'push')];
+const remove: AccessOf = (p) => [repository(name(p), 'delete')];
+const firstValue = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
+// Cross-repository mount also reads the source repository: the first `from`, as the handler uses.
+const pushWithMount: AccessOf = (p, q) => {
+  const from = firstValue(q.from);
+  return from !== undefined && q.mount !== undefined
+    ? [...push(p, q), repository(parseRepoName(from), 'pull')]
     : push(p, q);
+};
 
 export interface RouteOptions {
   registry: Registry;
@@ -43,6 +49,8 @@ export interface RouteOptions {
   manifestMaxBytes: number;
   /** The token endpoint, served at /auth/token when auth.mode is token. */
   tokens?: TokenService;
+  /** auth.service: the realm of the token endpoint's Basic challenges. */
+  service?: string;
   /** The management API, served under /api/v1 when auth.mode is token. */
   management?: ManagementDeps;
 }
@@ -85,7 +93,7 @@ export function createRouter(options: RouteOptions): Router {
   }
   if (options.tokens) {
     // The token endpoint authenticates its own callers (Basic, OAuth2 form): no route access applies.
-    const token = tokenHandlers(options.tokens);
+    const token = tokenHandlers(options.tokens, options.service ?? 'berth');
     router.get('/auth/token', token.get);
     router.post('/auth/token', token.post);
   }

@@ -70,8 +70,13 @@ export function createBlobService({ driver, metadata, deleteEnabled, blobRedirec
       }
     },
 
-    /** Lets `repository` read a blob stored for `from` (or, without `from`, for anyone). */
-    mount(repository: RepoName, digest: Digest, from?: RepoName): boolean {
+    /**
+     * Lets `repository` read a blob stored for `from`. Without `from`, any repository's copy is used,
+     * unless `sourceRequired` (access control is on: the caller has been allowed to read `from` only,
+     * and must not learn of, or gain, blobs of repositories it may not read).
+     */
+    mount(repository: RepoName, digest: Digest, from?: RepoName, sourceRequired = false): boolean {
+      if (!from && sourceRequired) return false;
       const found = from ? metadata.findRepositoryBlob(from, digest) : metadata.findBlob(digest);
       if (!found) return false;
       metadata.linkBlob(repository, digest, found.size);

@@ -31,6 +31,16 @@ interface CallOptions {
 }
 
 const basic = (name: string, password: string): Auth => ({ basic: [name, password] });
+/** The scope a Bearer token needs for the management API. */
+const MANAGEMENT_SCOPE = 'registry:management:*';
+const TOKEN_PATH = `/auth/token?service=berth&scope=${MANAGEMENT_SCOPE}`;
+/** A JSON Content-Type with no body: what a POST that takes no input sends. */
+const EMPTY_JSON: CallOptions = { raw: { contentType: 'application/json', data: '' } };
+
+/** The access claim of a token, as Berth signed it. */
+function accessOf(token: string): Array<{ type: string; name: string; actions: string[] }> {
+  return (jwt.decode(token) as { access: Array<{ type: string; name: string; actions: string[] }> }).access;
+}
 
 function authorization(auth: Auth): Record<string, string> {
   if (!auth) return {};
@@ -58,6 +68,7 @@ function useBerth(auth: BerthConfigInput['auth'] = {}) {
     berth: RunningBerth;
     adminToken: string;
     call(method: string, path: string, options?: CallOptions): Promise<Reply>;
+    /** A token with the management scope, from Basic with `name` and `password`. */
     tokenFor(name: string, password: string): Promise<string>;
     asAdmin: Auth;
     addUser(name: string, options?: { admin?: boolean }): Promise<Auth>;
@@ -89,7 +100,7 @@ function useBerth(auth: BerthConfigInput['auth'] = {}) {
       };
     };
     env.tokenFor = async (name, password) => {
-      const res = await env.call('GET', '/auth/token', { auth: basic(name, password) });
+      const res = await env.call('GET', TOKEN_PATH, { auth: basic(name, password) });
       expect(res.status).toBe(200);
       return (res.json as { token: string }).token;
     };
@@ -150,15 +161,54 @@ describe('authentication', () => {
     expect((res.json as { name: string }).name).toBe('admin');
   });
 
-  it('accepts a Berth access token with any access claim', async () => {
-    const scoped = await env.call('GET', '/auth/token?scope=repository:admin/app:pull', {
+  it('accepts a Berth access token carrying registry:management:*, for users and robots', async () => {
+    expect(accessOf(env.adminToken)).toEqual([{ type: 'registry', name: 'management', actions: ['*'] }]);
+    const res = await env.call('GET', '/api/v1/me', { auth: env.asAdmin });
+    expect(res.status).toBe(200);
+    expect((res.json as { name: string }).name).toBe('admin');
+
+    const robot = await env.call('POST', '/api/v1/robots', { auth: env.asAdmin, body: { name: 'scoped' } });
+    const robotToken = await env.tokenFor('robot+scoped', (robot.json as { secret: string }).secret);
+    const me = await env.call('GET', '/api/v1/me', { auth: { bearer: robotToken } });
+    expect(me.status).toBe(200);
+    expect((me.json as { name: string }).name).toBe('robot+scoped');
+  });
+
+  it("refuses a token without the management scope, even an admin's pull token", async () => {
+    const scopeNeeded = unauthorized(
+      'the token lacks the scope registry:management:*: request a token with scope=registry:management:*',
+    );
+    const unscoped = await env.call('GET', '/auth/token?service=berth', {
       auth: basic('admin', ADMIN_PASSWORD),
     });
-    for (const bearer of [env.adminToken, (scoped.json as { token: string }).token]) {
-      const res = await env.call('GET', '/api/v1/me', { auth: { bearer } });
-      expect(res.status).toBe(200);
-      expect((res.json as { name: string }).name).toBe('admin');
+    const pull = await env.call('GET', '/auth/token?service=berth&scope=repository:admin/app:pull', {
+      auth: basic('admin', ADMIN_PASSWORD),
+    });
+    for (const reply of [unscoped, pull]) {
+      const bearer = (reply.json as { token: string }).token;
+      const me = await env.call('GET', '/api/v1/me', { auth: { bearer } });
+      expect(me.status).toBe(401);
+      expect(me.headers.get('www-authenticate')).toBe('Basic realm="berth"');
+      expect(me.json).toEqual(scopeNeeded);
+      const create = await env.call('POST', '/api/v1/users', {
+        auth: { bearer },
+        body: { name: 'intruder', password: 'intruder-password' },
+      });
+      expect(create.status).toBe(401);
+      expect(create.json).toEqual(scopeNeeded);
     }
+    const intruder = await env.call('GET', '/api/v1/users/intruder', { auth: env.asAdmin });
+    expect(intruder.status).toBe(404);
+  });
+
+  it('never grants the management scope to an anonymous token', async () => {
+    const anonymous = await env.call('GET', TOKEN_PATH);
+    expect(anonymous.status).toBe(200);
+    const bearer = (anonymous.json as { token: string }).token;
+    expect(accessOf(bearer)).toEqual([]);
+    const res = await env.call('GET', '/api/v1/me', { auth: { bearer } });
+    expect(res.status).toBe(401);
+    expect(res.json).toEqual(unauthorized('an anonymous token names no account: log in'));
   });
 
   it('refuses an anonymous token', async () => {
@@ -363,11 +413,11 @@ describe('users', () => {
         invalid('admin', 'expected boolean, received string'),
       ],
       [{ body: ['bob'] }, invalid('body', 'expected object, received array')],
-      [{}, invalid('body', 'expected object, received undefined')],
+      [EMPTY_JSON, invalid('body', 'expected object, received undefined')],
       [{ raw: { contentType: 'application/json', data: '{"name":' } }, invalid('body', 'not valid JSON')],
       [
         { raw: { contentType: 'text/plain', data: '{"name":"bob","password":"bob-password"}' } },
-        invalid('body', 'expected Content-Type: application/json'),
+        invalid('Content-Type', 'POST requests must be sent as application/json'),
       ],
       [
         { body: { name: 'bob', password: 'x'.repeat(70 * 1024) } },
@@ -582,7 +632,7 @@ describe('robots', () => {
     const { secret: first } = created.json as { secret: string };
     expect((await env.call('GET', '/api/v1/me', { auth: basic('robot+rotor', first) })).status).toBe(200);
 
-    const rotated = await env.call('POST', '/api/v1/robots/rotor/secret', { auth: env.asAdmin });
+    const rotated = await env.call('POST', '/api/v1/robots/rotor/secret', { auth: env.asAdmin, body: {} });
     expect(rotated.status).toBe(200);
     expect(rotated.headers.get('cache-control')).toBe('no-store');
     expect(rotated.json).toEqual({ secret: expect.stringMatching(/^berth_[A-Za-z0-9_-]{43}$/) });
@@ -614,7 +664,10 @@ describe('robots', () => {
       ['POST', '/api/v1/robots/nope/secret'],
       ['DELETE', '/api/v1/robots/nope'],
     ] as const) {
-      const res = await env.call(method, path, { auth: env.asAdmin });
+      const res = await env.call(method, path, {
+        auth: env.asAdmin,
+        ...(method === 'POST' ? EMPTY_JSON : {}),
+      });
       expect(res.status, `${method} ${path}`).toBe(404);
       expect(res.json).toEqual(accountNotFound('robot+nope'));
     }
@@ -690,6 +743,144 @@ describe('robots', () => {
       }
     }
     expect((await env.call('GET', '/api/v1/me', { auth: robot })).status).toBe(200);
+  });
+});
+
+describe('cross-site requests (CSRF)', () => {
+  const env = useBerth();
+
+  it('refuses POSTs not sent as application/json, so no form or text/plain post can act', async () => {
+    const created = await env.call('POST', '/api/v1/robots', { auth: env.asAdmin, body: { name: 'target' } });
+    const { secret } = created.json as { secret: string };
+    // What a browser with cached Basic credentials can send cross-site without a CORS preflight.
+    const admin = basic('admin', ADMIN_PASSWORD);
+    const refusal = invalid('Content-Type', 'POST requests must be sent as application/json');
+    const attempts: Array<[string, CallOptions]> = [
+      ['/api/v1/robots/target/secret', {}],
+      ['/api/v1/robots/target/secret', { raw: { contentType: 'text/plain', data: '' } }],
+      ['/api/v1/robots/target/secret', { raw: { contentType: 'text/plain', data: '{}' } }],
+      [
+        '/api/v1/robots/target/secret',
+        { raw: { contentType: 'application/x-www-form-urlencoded', data: 'a=b' } },
+      ],
+      [
+        '/api/v1/robots/target/secret',
+        { raw: { contentType: 'multipart/form-data; boundary=x', data: '--x--\r\n' } },
+      ],
+      ['/api/v1/robots/target/secret', { raw: { contentType: 'application/jsonp', data: '{}' } }],
+      [
+        '/api/v1/users',
+        { raw: { contentType: 'text/plain', data: '{"name":"mallory","password":"mallory-password"}' } },
+      ],
+      ['/api/v1/namespaces', { raw: { contentType: 'text/plain', data: '{"name":"evil"}' } }],
+    ];
+    for (const [path, options] of attempts) {
+      const res = await env.call('POST', path, { auth: admin, ...options });
+      expect(res.status, `${path} ${JSON.stringify(options)}`).toBe(400);
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      expect(res.json).toEqual(refusal);
+    }
+    expect((await env.call('GET', '/api/v1/me', { auth: basic('robot+target', secret) })).status).toBe(200);
+    expect((await env.call('GET', '/api/v1/users/mallory', { auth: env.asAdmin })).status).toBe(404);
+    expect((await env.call('GET', '/api/v1/namespaces/evil', { auth: env.asAdmin })).status).toBe(404);
+  });
+
+  it('accepts JSON POSTs with parameters, and rotation with {} or an empty body', async () => {
+    await env.call('POST', '/api/v1/robots', { auth: env.asAdmin, body: { name: 'spinner' } });
+    for (const options of [
+      EMPTY_JSON,
+      { raw: { contentType: 'Application/JSON; charset=utf-8', data: '{}' } },
+      { body: {} },
+    ]) {
+      const res = await env.call('POST', '/api/v1/robots/spinner/secret', { auth: env.asAdmin, ...options });
+      expect(res.status, JSON.stringify(options)).toBe(200);
+      expect(res.json).toEqual({ secret: expect.stringMatching(/^berth_[A-Za-z0-9_-]{43}$/) });
+    }
+    const extra = await env.call('POST', '/api/v1/robots/spinner/secret', {
+      auth: env.asAdmin,
+      body: { secret: 'chosen-by-me' },
+    });
+    expect(extra.status).toBe(400);
+    expect(extra.json).toEqual(invalid('secret', 'unknown field'));
+  });
+
+  it('still checks the body type of PUT and PATCH, which need a preflight cross-site anyway', async () => {
+    const res = await env.call('PUT', '/api/v1/users/admin/password', {
+      auth: env.asAdmin,
+      raw: { contentType: 'text/plain', data: '{"password":"new-admin-password"}' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.json).toEqual(invalid('body', 'expected Content-Type: application/json'));
+  });
+});
+
+describe('password changes and the login limits', () => {
+  const env = useBerth({
+    loginLimit: { perAccount: 2, perAddress: 1000, window: '5m', concurrentChecks: 1, queuedChecks: 0 },
+  });
+  const wrongCurrent = invalid('currentPassword', 'the current password is required and must be right');
+
+  it('counts wrong current passwords as failed logins and answers 429 once throttled', async () => {
+    const mia = await env.addUser('mia');
+    const change = (currentPassword?: string) =>
+      env.call('PUT', '/api/v1/users/mia/password', {
+        auth: mia,
+        body: { password: 'mia-new-password', currentPassword },
+      });
+    // A missing current password is no guess: it does not count.
+    for (const currentPassword of [undefined, 'wrong-one', 'wrong-two']) {
+      const res = await change(currentPassword);
+      expect(res.status, String(currentPassword)).toBe(400);
+      expect(res.json).toEqual(wrongCurrent);
+    }
+    const throttled = await change('wrong-three');
+    expect(throttled.status).toBe(429);
+    const retryAfter = Number(throttled.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(300);
+    expect(throttled.json).toEqual(
+      apiError('TOOMANYREQUESTS', 'too many failed login attempts', { retryAfterSeconds: retryAfter }),
+    );
+    const login = await env.call('GET', '/api/v1/me', { auth: basic('mia', 'another-guess') });
+    expect(login.status, 'the guesses count for every login of the account').toBe(429);
+
+    const reset = await env.call('PUT', '/api/v1/users/mia/password', {
+      auth: env.asAdmin,
+      body: { password: 'mia-reset-password' },
+    });
+    expect(reset.status, 'an administrator needs no current password').toBe(204);
+  });
+
+  it('hashes new passwords under the check limiter, answering 429 beyond it', async () => {
+    await env.addUser('nia');
+    const tooMany = apiError('TOOMANYREQUESTS', 'too many logins at once', { retryAfterSeconds: 1 });
+    const expectLimited = (replies: Reply[], success: number) => {
+      const statuses = replies.map((r) => r.status);
+      expect(statuses).toContain(success);
+      expect(statuses).toContain(429);
+      expect(statuses.every((status) => status === success || status === 429)).toBe(true);
+      for (const reply of replies.filter((r) => r.status === 429)) expect(reply.json).toEqual(tooMany);
+    };
+
+    const changes = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        env.call('PUT', '/api/v1/users/nia/password', {
+          auth: env.asAdmin,
+          body: { password: `nia-password-${i}` },
+        }),
+      ),
+    );
+    expectLimited(changes, 204);
+
+    const additions = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        env.call('POST', '/api/v1/users', {
+          auth: env.asAdmin,
+          body: { name: `parallel${i}`, password: `parallel${i}-password` },
+        }),
+      ),
+    );
+    expectLimited(additions, 201);
   });
 });
 

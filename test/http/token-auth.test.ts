@@ -353,6 +353,33 @@ describe('roles, namespaces and the catalog', () => {
     expect(mounted.status).toBe(201);
   });
 
+  it('never mounts from a repository the caller may not read: no `from`, or a repeated `from`', async () => {
+    const secret = Buffer.from(`team-a secret layer ${Math.random()}`);
+    const admin = await token(['repository:team-a/vault:pull,push'], ['admin', ADMIN_PASSWORD]);
+    const stored = await api('POST', `/v2/team-a/vault/blobs/uploads/?digest=${digestOf(secret)}`, {
+      headers: { ...bearer(admin), 'Content-Type': 'application/octet-stream' },
+      body: secret,
+    });
+    expect(stored.status).toBe(201);
+    const bob = await token(
+      ['repository:team-b/loot:pull,push', 'repository:team-a/vault:pull'],
+      ['bob', 'bob-password'],
+    );
+    const digest = digestOf(secret);
+    // Without `from`: a fresh upload session (202), not a mount of someone else's blob.
+    const fromless = await api('POST', `/v2/team-b/loot/blobs/uploads/?mount=${digest}`, {
+      headers: bearer(bob),
+    });
+    expect(fromless.status).toBe(202);
+    // A repeated `from`: the first one is the source, and it is the one authorized.
+    const hidden = `/v2/team-b/loot/blobs/uploads/?mount=${digest}&from=team-a/vault&from=team-b/loot`;
+    expectOciError(await api('POST', hidden, { headers: bearer(bob) }), 403, 'DENIED');
+    const decoy = `/v2/team-b/loot/blobs/uploads/?mount=${digest}&from=team-b/loot&from=team-a/vault`;
+    expect((await api('POST', decoy, { headers: bearer(bob) })).status).toBe(202);
+    const read = await api('GET', `/v2/team-b/loot/blobs/${digest}`, { headers: bearer(bob) });
+    expectOciError(read, 404, 'BLOB_UNKNOWN');
+  });
+
   it('shows each caller only the repositories they may read in the catalog', async () => {
     const list = async (credentials?: [string, string]) => {
       const t = await token(['registry:catalog:*'], credentials);
@@ -387,6 +414,45 @@ describe('roles, namespaces and the catalog', () => {
     expectOciError(res, 401, 'UNAUTHORIZED');
     expect(challengeOf(res)).toContain('error="invalid_token"');
     expectOciError(await tokenResponse([], ['robot+ci', secret]), 401, 'UNAUTHORIZED');
+  });
+
+  it('voids refresh tokens of a deleted account, even when one of the same name is made again', async () => {
+    await accounts.addUser('dora', 'dora-password');
+    const body = JSON.parse(
+      (await tokenResponse([], ['dora', 'dora-password'], { offline_token: 'true' })).text,
+    ) as TokenBody;
+    const refresh = body.refresh_token as string;
+    const form = () =>
+      api('POST', '/auth/token', {
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'refresh_token',
+          refresh_token: refresh,
+          service: 'berth',
+        }).toString(),
+      });
+    const again = await form();
+    expect(again.status).toBe(200);
+    // oauth.md: the refresh grant answers with the same refresh token.
+    expect((JSON.parse(again.text) as { refresh_token: string }).refresh_token).toBe(refresh);
+    accounts.removeAccount('dora');
+    await accounts.addUser('dora', 'dora-password');
+    expectOciError(await form(), 401, 'UNAUTHORIZED');
+  });
+
+  it('challenges failed token requests for Basic, and refuses non-Basic credentials there', async () => {
+    const wrong = await tokenResponse([], ['writer', 'not-the-password']);
+    expectOciError(wrong, 401, 'UNAUTHORIZED');
+    expect(challengeOf(wrong)).toBe('Basic realm="berth"');
+    for (const header of ['Bearer some-token', 'Basic !!!']) {
+      const res = await api('GET', '/auth/token?service=berth', { headers: { Authorization: header } });
+      expectOciError(res, 401, 'UNAUTHORIZED');
+      expect(challengeOf(res)).toBe('Basic realm="berth"');
+    }
+  });
+
+  it('answers 400 NAME_INVALID before authorization for a name that cannot be a repository', async () => {
+    expectOciError(await api('GET', '/v2/Bad%0AName/tags/list'), 400, 'NAME_INVALID');
   });
 
   it('voids refresh tokens when the password changes', async () => {
@@ -553,6 +619,7 @@ describe('login throttling and secret-free logs', () => {
       personalNamespaces: true,
     });
     await service.addUser('victim', 'victim-password');
+    await service.addUser('regular', 'regular-password');
   });
 
   afterAll(async () => {
@@ -564,6 +631,7 @@ describe('login throttling and secret-free logs', () => {
     call('GET', '/auth/token?service=berth', { headers: basic(user, password) });
 
   it('answers 429 with Retry-After after too many failures, even for the right password', async () => {
+    expect((await login('regular', 'regular-password')).status).toBe(200);
     for (let i = 0; i < 3; i += 1)
       expectOciError(await login('victim', `guess-number-${i}`), 401, 'UNAUTHORIZED');
     const blocked = await login('victim', 'victim-password');
@@ -580,6 +648,9 @@ describe('login throttling and secret-free logs', () => {
     // ...and that fourth failure from this address reaches perAddress, for every account.
     const res = await login('admin', 'throttle-admin-pass');
     expectOciError(res, 429, 'TOOMANYREQUESTS');
+    // A password verified a moment ago still passes: others' failures cannot lock its owner out.
+    expect((await login('regular', 'regular-password')).status).toBe(200);
+    expectOciError(await login('regular', 'regular-guess'), 429, 'TOOMANYREQUESTS');
   });
 
   it('logs failed logins and refused tokens without passwords or tokens', async () => {

@@ -305,6 +305,20 @@ describe('robots', () => {
   });
 });
 
+describe('ambiguous account names', () => {
+  it('refuses a grant by a short name that names both a user and a robot', async () => {
+    const { accounts } = setup();
+    await accounts.addUser('ci', 'ci-user-password');
+    accounts.addRobot('ci');
+    accounts.addNamespace('team');
+    const err = await accountError(() => accounts.setMember('team', 'ci', 'write'));
+    expect(err.code).toBe('INVALID');
+    expect(err.message).toContain('both ci and robot+ci exist');
+    expect(accounts.setMember('team', 'robot+ci', 'write').account).toBe('robot+ci');
+    expect(accounts.listMembers('team').map((m) => m.account)).toEqual(['robot+ci']);
+  });
+});
+
 describe('authenticate', () => {
   it('spends a password verification on an unknown user too', async () => {
     const { accounts } = setup();

@@ -94,6 +94,24 @@ describe('access policy', () => {
     expect(policy.allows(anonymous, parseScopes(['registry:catalog:*']))).toBe(true);
   });
 
+  it('grants registry:management:* to accounts only, never to anonymous or external principals', () => {
+    const management = parseScopes(['registry:management:*']);
+    const robot: Principal = { kind: 'account', name: 'robot+ci', accountKind: 'robot', admin: false };
+    const external: Principal = { kind: 'external', subject: 'root', issuer: 'idp' };
+    for (const principal of [user('stranger'), user('root', true), robot]) {
+      expect(formatScope(policy.grant(principal, management))).toBe('registry:management:*');
+    }
+    for (const principal of [anonymous, external]) {
+      expect(policy.grant(principal, management)).toEqual([
+        { type: 'registry', name: 'management', actions: [] },
+      ]);
+      expect(policy.allows(principal, management)).toBe(false);
+    }
+    expect(policy.grant(user('root', true), parseScopes(['registry:management:pull']))[0]?.actions).toEqual(
+      [],
+    );
+  });
+
   it('treats a name without a slash as its own namespace', () => {
     expect(policy.repositoryActions(user('reader'), 'team')).toEqual(['pull']);
     expect(policy.repositoryActions(user('reader'), 'teamwork/app')).toEqual([]);
@@ -129,6 +147,16 @@ describe('login throttle', () => {
     expect(throttle.retryAfterSeconds(attempt)).toBe(0);
     throttle.recordFailure(attempt);
     expect(throttle.retryAfterSeconds(attempt)).toBe(10);
+  });
+
+  it('counts failures without an account (robots) against the address only', () => {
+    const throttle = createLoginThrottle({ perAccount: 1, perAddress: 3, windowMs: 60_000, clock: () => 0 });
+    throttle.recordFailure({ account: undefined, source: 'a' });
+    throttle.recordFailure({ account: undefined, source: 'a' });
+    expect(throttle.retryAfterSeconds({ account: undefined, source: 'b' })).toBe(0);
+    expect(throttle.retryAfterSeconds({ account: 'alice', source: 'b' })).toBe(0);
+    throttle.recordFailure({ account: undefined, source: 'a' });
+    expect(throttle.retryAfterSeconds({ account: undefined, source: 'a' })).toBe(60);
   });
 
   it('clears the account on success but never the source', () => {
@@ -192,10 +220,8 @@ describe('signing key and token lifetime', () => {
       now += 2_000;
       await expect(verifier.verifyAccess(token)).rejects.toBeInstanceOf(InvalidTokenError);
       expect(() => verifier.verifyRefresh(token)).toThrow(InvalidTokenError);
-      expect(verifier.verifyRefresh(issuer.issueRefresh('alice', 3))).toEqual({
-        subject: 'alice',
-        credentialVersion: 3,
-      });
+      const alice = { name: 'alice', credentialVersion: 3, createdAt: 1_700_000_000_000 };
+      expect(verifier.verifyRefresh(issuer.issueRefresh(alice))).toEqual(alice);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { environmentVariables, loadConfig } from '../../src/config/load.js';
-import { ConfigError, defaultConfig, durationMs } from '../../src/config/schema.js';
+import { ConfigError, defaultConfig, durationMs, parseConfig } from '../../src/config/schema.js';
 
 describe('loadConfig', () => {
   let dir: string;
@@ -59,6 +59,38 @@ describe('loadConfig', () => {
     expect(names).toContain('BERTH_DATA_DIR');
     expect(names).toContain('BERTH_STORAGE_FILESYSTEM_FSYNC');
     expect(names).toContain('BERTH_UPLOADS_PURGE_INTERVAL');
+  });
+});
+
+describe('auth settings', () => {
+  const issuer = (extra: object) => ({
+    auth: { mode: 'token', trustedIssuers: [{ issuer: 'corp', ...extra }] },
+  });
+
+  it('takes a trusted issuer with https or loopback JWKS, or a certificate bundle', () => {
+    expect(
+      parseConfig(issuer({ jwksUrl: 'https://idp.example/jwks.json' })).auth.trustedIssuers[0]?.service,
+    ).toBeNull();
+    expect(() => parseConfig(issuer({ jwksUrl: 'http://127.0.0.1:9000/jwks' }))).not.toThrow();
+    expect(() => parseConfig(issuer({ certificates: '/etc/berth/corp.pem' }))).not.toThrow();
+  });
+
+  it('refuses plain-http JWKS, both or neither key source, and an issuer named like Berth itself', () => {
+    expect(() => parseConfig(issuer({ jwksUrl: 'http://idp.example/jwks.json' }))).toThrow(
+      /auth\.trustedIssuers\.0\.jwksUrl: must be https/,
+    );
+    expect(() => parseConfig(issuer({}))).toThrow(/exactly one of certificates/);
+    expect(() => parseConfig(issuer({ certificates: '/a.pem', jwksUrl: 'https://x/j' }))).toThrow(
+      /exactly one/,
+    );
+    expect(() =>
+      parseConfig({ auth: { trustedIssuers: [{ issuer: 'berth', certificates: '/a.pem' }] } }),
+    ).toThrow(/auth\.trustedIssuers\.0\.issuer: is auth\.issuer/);
+  });
+
+  it('requires an htpasswd file in htpasswd mode and tokens of at least 60s', () => {
+    expect(() => parseConfig({ auth: { mode: 'htpasswd' } })).toThrow(/auth\.htpasswd\.path: required/);
+    expect(() => parseConfig({ auth: { tokenTtl: '30s' } })).toThrow(/auth\.tokenTtl: at least 60s/);
   });
 });
 

@@ -4,7 +4,8 @@
 import type { Context } from 'koa';
 import type { TokenGrant, TokenResponse, TokenService } from '../../auth/token-service.js';
 import { formatScope } from '../../auth/scope.js';
-import { TokenRequestInvalidError } from '../../registry/errors.js';
+import { TokenRequestInvalidError, UnauthorizedError } from '../../registry/errors.js';
+import { AuthChallengeError, basicChallenge } from '../challenges.js';
 import { readCappedBody, responseAbandonedSignal } from '../body.js';
 import { clientAddress, presentedCredentials } from '../credentials.js';
 
@@ -22,25 +23,46 @@ function noStore(ctx: Context): void {
   ctx.set('Pragma', 'no-cache');
 }
 
-export function tokenHandlers(tokens: TokenService) {
+/**
+ * token.md: a failed authentication is a 401. The token endpoint authenticates with Basic, so its
+ * 401s challenge for Basic (RFC 9110 11.6.1), in the realm named after the service.
+ */
+async function withBasicChallenge<T>(realm: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof UnauthorizedError && !(err instanceof AuthChallengeError)) {
+      const reason = (err.detail as { reason?: string } | undefined)?.reason ?? err.message;
+      throw new AuthChallengeError(reason, basicChallenge(realm), err.message);
+    }
+    throw err;
+  }
+}
+
+export function tokenHandlers(tokens: TokenService, realm: string) {
   return {
     /** GET /auth/token?service=&scope=&offline_token=&client_id=&account= */
     async get(ctx: Context) {
       const credentials = presentedCredentials(ctx);
+      if (credentials.scheme !== 'basic' && credentials.scheme !== 'none') {
+        throw new AuthChallengeError('the token endpoint takes Basic credentials', basicChallenge(realm));
+      }
       const grant: TokenGrant =
         credentials.scheme === 'basic'
           ? { kind: 'password', username: credentials.username, password: credentials.password }
           : { kind: 'anonymous' };
-      const issued = await tokens.issue({
-        grant,
-        service: first(ctx.query.service),
-        scopes: all(ctx.query.scope),
-        offline: first(ctx.query.offline_token) === 'true',
-        account: first(ctx.query.account),
-        clientId: first(ctx.query.client_id),
-        source: clientAddress(ctx),
-        signal: responseAbandonedSignal(ctx.res),
-      });
+      const issued = await withBasicChallenge(realm, () =>
+        tokens.issue({
+          grant,
+          service: first(ctx.query.service),
+          scopes: all(ctx.query.scope),
+          offline: first(ctx.query.offline_token) === 'true',
+          account: first(ctx.query.account),
+          clientId: first(ctx.query.client_id),
+          source: clientAddress(ctx),
+          signal: responseAbandonedSignal(ctx.res),
+        }),
+      );
       noStore(ctx);
       ctx.body = {
         token: issued.token,
@@ -72,15 +94,17 @@ export function tokenHandlers(tokens: TokenService) {
       } else {
         throw new TokenRequestInvalidError('grant_type must be password or refresh_token');
       }
-      const issued: TokenResponse = await tokens.issue({
-        grant,
-        service: form.get('service') ?? undefined,
-        scopes: form.getAll('scope'),
-        offline: form.get('access_type') === 'offline',
-        clientId: form.get('client_id') ?? undefined,
-        source: clientAddress(ctx),
-        signal: responseAbandonedSignal(ctx.res),
-      });
+      const issued: TokenResponse = await withBasicChallenge(realm, () =>
+        tokens.issue({
+          grant,
+          service: form.get('service') ?? undefined,
+          scopes: form.getAll('scope'),
+          offline: form.get('access_type') === 'offline',
+          clientId: form.get('client_id') ?? undefined,
+          source: clientAddress(ctx),
+          signal: responseAbandonedSignal(ctx.res),
+        }),
+      );
       noStore(ctx);
       ctx.body = {
         access_token: issued.token,

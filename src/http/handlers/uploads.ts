@@ -7,6 +7,7 @@ import type { UploadRecord } from '../../registry/metadata-store.js';
 import { abortSignalFor, hasBody } from '../body.js';
 import { parseContentRange, uploadRange } from '../headers.js';
 import { queryValue, repoName, requiredDigestQuery, uploadId } from '../params.js';
+import { authState } from '../access.js';
 
 function respondUploadInProgress(ctx: Context, upload: UploadRecord, status: 202 | 204): void {
   respondEmpty(ctx, status);
@@ -33,7 +34,11 @@ export function uploadHandlers(registry: Registry) {
       if (mount !== undefined) {
         const digest = parseDigest(mount);
         const from = queryValue(ctx, 'from');
-        if (registry.blobs.mount(repository, digest, from ? parseRepoName(from) : undefined)) {
+        // With access control on, only a named source that was authorized may be mounted from.
+        const sourceRequired = authState(ctx).readable !== undefined;
+        if (
+          registry.blobs.mount(repository, digest, from ? parseRepoName(from) : undefined, sourceRequired)
+        ) {
           respondBlobCreated(ctx, repository, digest);
           return;
         }

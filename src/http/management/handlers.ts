@@ -1,10 +1,17 @@
 // Handlers of the management API: parse, call the account service, shape the answer. Who may call
 // which handler is declared in the route table (router.ts) and checked before any of these runs.
+// Password work (a user proving their current password, hashing a new one with scrypt) runs under the
+// same check limiter as logins, so parallel requests cannot flood libuv's thread pool.
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { robotAccountName, type AccountService } from '../../auth/accounts.js';
+import type { CheckLimiter } from '../../auth/check-limiter.js';
 import { AccountNotFoundError, InvalidInputError, NamespaceNotFoundError } from '../../auth/errors.js';
 import { ROLES, type Account, type AccountKind } from '../../auth/model.js';
+import type { TokenService } from '../../auth/token-service.js';
+import { UnauthorizedError } from '../../registry/errors.js';
+import { responseAbandonedSignal } from '../body.js';
+import { clientAddress } from '../credentials.js';
 import { respondEmpty } from '../respond.js';
 import { readJsonBody } from './body.js';
 import { accountView, memberView, membershipView, namespaceView, roleView } from './views.js';
@@ -25,6 +32,8 @@ const NewUser = z.strictObject({
 });
 const NewPassword = z.strictObject({ password: z.string(), currentPassword: z.string().optional() });
 const AdminFlag = z.strictObject({ admin: z.boolean() });
+/** Rotation takes no input: `{}` or no body at all (but, like every POST, Content-Type: application/json). */
+const NoInput = z.strictObject({}).optional();
 const NewRobot = z.strictObject({
   name: z.string(),
   description,
@@ -40,7 +49,17 @@ function created(ctx: Context, path: string, body: unknown): void {
   ctx.body = body;
 }
 
-export function managementHandlers(accounts: AccountService) {
+export interface ManagementHandlerDeps {
+  accounts: AccountService;
+  /** Checks a user's current password like a login: throttled, limited, logged. */
+  tokens: Pick<TokenService, 'login'>;
+  /** Bounds concurrent password checks and hashing (src/auth/check-limiter.ts). */
+  checks: CheckLimiter;
+}
+
+const WRONG_CURRENT_PASSWORD = 'the current password is required and must be right';
+
+export function managementHandlers({ accounts, tokens, checks }: ManagementHandlerDeps) {
   function requireAccount(name: string, kind: AccountKind): Account {
     const account = accounts.getAccount(name);
     if (account?.kind !== kind) throw new AccountNotFoundError(name);
@@ -53,6 +72,29 @@ export function managementHandlers(accounts: AccountService) {
     ...accountView(account),
     memberships: accounts.membershipsOf(account.name).map(roleView),
   });
+
+  /**
+   * Throws 400 INVALID (currentPassword) unless `currentPassword` is the caller's password. Checked by
+   * the token service's login, so wrong guesses count towards auth.loginLimit and a throttled caller
+   * gets 429 TOOMANYREQUESTS. A missing one is no guess: refused without a check.
+   */
+  async function proveCurrentPassword(ctx: Context, caller: Account, currentPassword?: string) {
+    if (currentPassword === undefined || currentPassword === '') {
+      throw new InvalidInputError('currentPassword', WRONG_CURRENT_PASSWORD);
+    }
+    try {
+      await tokens.login(caller.name, currentPassword, clientAddress(ctx), responseAbandonedSignal(ctx.res));
+    } catch (err) {
+      if (err instanceof UnauthorizedError) {
+        throw new InvalidInputError('currentPassword', WRONG_CURRENT_PASSWORD);
+      }
+      throw err;
+    }
+  }
+
+  /** Runs scrypt hashing (addUser, setPassword) under the check limiter; 429 when it is full. */
+  const hashing = <T>(ctx: Context, work: () => Promise<T>): Promise<T> =>
+    checks.run(work, responseAbandonedSignal(ctx.res));
 
   function requireNamespace(name: string) {
     const namespace = accounts.getNamespace(name);
@@ -71,10 +113,12 @@ export function managementHandlers(accounts: AccountService) {
 
     async addUser(ctx) {
       const body = await readJsonBody(ctx, NewUser);
-      const account = await accounts.addUser(body.name, body.password, {
-        admin: body.admin,
-        description: body.description,
-      });
+      const account = await hashing(ctx, () =>
+        accounts.addUser(body.name, body.password, {
+          admin: body.admin,
+          description: body.description,
+        }),
+      );
       created(ctx, `/users/${account.name}`, accountView(account));
     },
 
@@ -89,12 +133,11 @@ export function managementHandlers(accounts: AccountService) {
 
     async setPassword(ctx, caller, { name = '' }) {
       const { password, currentPassword } = await readJsonBody(ctx, NewPassword);
+      const user = requireUser(name);
       // A user changing their own password proves they know it, so a leaked 5-minute access token
       // cannot take the account over; administrators reset passwords without it.
-      if (!caller.admin && !(await accounts.authenticate(caller.name, currentPassword ?? ''))) {
-        throw new InvalidInputError('currentPassword', 'the current password is required and must be right');
-      }
-      await accounts.setPassword(requireUser(name).name, password);
+      if (!caller.admin) await proveCurrentPassword(ctx, caller, currentPassword);
+      await hashing(ctx, () => accounts.setPassword(user.name, password));
       respondEmpty(ctx, 204);
     },
 
@@ -122,7 +165,8 @@ export function managementHandlers(accounts: AccountService) {
       ctx.body = withMemberships(requireRobot(name));
     },
 
-    rotateRobotSecret(ctx, _caller, { name = '' }) {
+    async rotateRobotSecret(ctx, _caller, { name = '' }) {
+      await readJsonBody(ctx, NoInput);
       ctx.body = { secret: accounts.rotateRobotSecret(requireRobot(name).name) };
     },
 

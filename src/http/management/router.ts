@@ -9,9 +9,16 @@
 //   namespace-admin   a global administrator, or the admin role in the namespace (a user's personal one too)
 // The rule is checked before the target is looked up, so callers without the right learn nothing of
 // which accounts or namespaces exist.
+// CSRF: a browser holding Basic credentials for Berth sends them with any request a page makes, and a
+// cross-site POST of a form-like Content-Type (text/plain, form encodings) needs no CORS preflight.
+// Every POST must therefore say `Content-Type: application/json` (a page can send that cross-site
+// only after a preflight, which Berth never approves), checked before anything else: 400 INVALID
+// naming `Content-Type`. PUT, PATCH and DELETE always need a preflight cross-site.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { AccountService } from '../../auth/accounts.js';
+import type { CheckLimiter } from '../../auth/check-limiter.js';
+import { InvalidInputError } from '../../auth/errors.js';
 import type { Account } from '../../auth/model.js';
 import type { Logger } from '../../registry/deps.js';
 import { DeniedError } from '../../registry/errors.js';
@@ -27,6 +34,8 @@ import {
 
 export interface ManagementDeps extends CallerAuthenticatorDeps {
   accounts: AccountService;
+  /** The limiter of password checks that logins use (src/auth/check-limiter.ts). */
+  checks: CheckLimiter;
   log: Logger;
 }
 
@@ -85,14 +94,20 @@ function refusal(rule: Rule, caller: Account, params: Params, accounts: AccountS
   }
 }
 
+/** Whether the request says its body is JSON (`application/json`, parameters such as charset allowed). */
+const isJsonRequest = (ctx: Context) => ctx.request.type.trim().toLowerCase() === 'application/json';
+
 /** Registers the management API on `router` (whose allowedMethods then answers 405 for it too). */
 export function mountManagementApi(router: Router, deps: ManagementDeps): void {
   const { accounts, log } = deps;
   const authenticate = createCallerAuthenticator(deps);
-  const handlers = managementHandlers(accounts);
+  const handlers = managementHandlers(deps);
   for (const route of managementRoutes(handlers)) {
     router.register(`${API_PREFIX}${route.path}`, [route.method], async (ctx: Context) => {
       ctx.set('Cache-Control', 'no-store');
+      if (route.method === 'POST' && !isJsonRequest(ctx)) {
+        throw new InvalidInputError('Content-Type', 'POST requests must be sent as application/json');
+      }
       const caller = await authenticate(ctx);
       const params = (ctx as unknown as { params: Params }).params;
       const refused = refusal(route.rule, caller, params, accounts);
