@@ -233,10 +233,13 @@ export function createAccountService({ store, clock, personalNamespaces }: Accou
 
     /** Deletes an account (exact name), its memberships and, for a user, its personal namespace's row. */
     removeAccount(name: string): void {
-      const account = requireAccount(name);
-      refuseLastAdmin(account);
-      store.deleteAccount(name);
-      if (personalNamespaces && account.kind === 'user') store.deleteNamespace(name);
+      // One transaction: the last-admin check holds against another process removing an admin too.
+      store.transaction(() => {
+        const account = requireAccount(name);
+        refuseLastAdmin(account);
+        store.deleteAccount(name);
+        if (personalNamespaces && account.kind === 'user') store.deleteNamespace(name);
+      });
     },
 
     getAccount(name: string): Account | undefined {
@@ -326,33 +329,36 @@ export function createAccountService({ store, clock, personalNamespaces }: Accou
     importHtpasswd(text: string, options: { overwrite?: boolean } = {}): HtpasswdImport {
       const parsed = parseHtpasswd(text);
       const result: HtpasswdImport = { added: [], updated: [], skipped: [], rejected: [...parsed.rejected] };
-      for (const [name, hash] of parsed.entries) {
-        const line = parsed.lines.get(name) ?? 0;
-        const problem = accountNameProblem(name);
-        const existing = store.getAccount(name);
-        if (problem) {
-          result.rejected.push({ line, user: name, reason: `invalid user name: ${problem}` });
-        } else if (existing) {
-          if (options.overwrite && existing.secretHash !== hash && store.updateSecret(name, hash)) {
-            result.updated.push(name);
+      // One transaction: a file is imported whole or not at all.
+      store.transaction(() => {
+        for (const [name, hash] of parsed.entries) {
+          const line = parsed.lines.get(name) ?? 0;
+          const problem = accountNameProblem(name);
+          const existing = store.getAccount(name);
+          if (problem) {
+            result.rejected.push({ line, user: name, reason: `invalid user name: ${problem}` });
+          } else if (existing) {
+            if (options.overwrite && existing.secretHash !== hash && store.updateSecret(name, hash)) {
+              result.updated.push(name);
+            } else {
+              result.skipped.push(name);
+            }
+          } else if (personalNamespaces && store.getNamespace(name)) {
+            result.rejected.push({ line, user: name, reason: 'the name is taken by a namespace' });
           } else {
-            result.skipped.push(name);
+            const added = store.insertAccount({
+              name,
+              kind: 'user',
+              admin: false,
+              credentialVersion: 1,
+              description: null,
+              createdAt: clock(),
+              secretHash: hash,
+            });
+            (added ? result.added : result.skipped).push(name);
           }
-        } else if (personalNamespaces && store.getNamespace(name)) {
-          result.rejected.push({ line, user: name, reason: 'the name is taken by a namespace' });
-        } else {
-          const added = store.insertAccount({
-            name,
-            kind: 'user',
-            admin: false,
-            credentialVersion: 1,
-            description: null,
-            createdAt: clock(),
-            secretHash: hash,
-          });
-          (added ? result.added : result.skipped).push(name);
         }
-      }
+      });
       result.rejected.sort((a, b) => a.line - b.line);
       return result;
     },
