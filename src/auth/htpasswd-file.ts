@@ -72,7 +72,12 @@ export function createHtpasswdFile(options: HtpasswdFileOptions) {
       reload();
       if (verified.recall(username, password, version)) return true;
       const hash = entries.get(username);
-      const matches = await checks.run(() => verifySecret(hash ?? dummyHash, password), signal);
+      const matches = await verified.shared(
+        username,
+        password,
+        () => checks.run(() => verifySecret(hash ?? dummyHash, password), signal),
+        signal,
+      );
       if (!matches || hash === undefined) return false;
       verified.remember(username, password, version);
       return true;

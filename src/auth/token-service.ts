@@ -90,7 +90,12 @@ export function createTokenService(deps: TokenServiceDeps) {
       );
       throw new TooManyRequestsError(wait);
     }
-    const account = await deps.checks.run(() => accounts.authenticate(username, password), signal);
+    const account = await verified.shared(
+      username,
+      password,
+      () => deps.checks.run(() => accounts.authenticate(username, password), signal),
+      signal,
+    );
     if (!account) {
       throttle.recordFailure(attempt);
       log.warn({ event: 'login failed', account: username, source }, 'login failed');

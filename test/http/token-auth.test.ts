@@ -677,6 +677,14 @@ describe('a flood of logins', () => {
       auth: { mode: 'token', loginLimit: { concurrentChecks: 1, queuedChecks: 1 } },
     });
     server = await startServer(config, undefined, { adminPassword: 'flood-admin-pass', announce: () => {} });
+    const floodDb = openDatabase(join(berth.dataDir, 'flooded', 'berth.db'));
+    const service = createAccountService({
+      store: createSqliteAccountStore(floodDb),
+      clock: Date.now,
+      personalNamespaces: true,
+    });
+    for (let i = 0; i < 6; i += 1) await service.addUser(`flood${i}`, `flood-password-${i}`);
+    floodDb.close();
   });
 
   afterAll(async () => {
@@ -687,8 +695,8 @@ describe('a flood of logins', () => {
     const call = clientFor(`http://${server.address}`);
     const started = Date.now();
     const answers = await Promise.all(
-      Array.from({ length: 6 }, () =>
-        call('GET', '/auth/token?service=berth', { headers: basic('admin', 'flood-admin-pass') }),
+      Array.from({ length: 6 }, (_, i) =>
+        call('GET', '/auth/token?service=berth', { headers: basic(`flood${i}`, `flood-password-${i}`) }),
       ),
     );
     const statuses = answers.map((res) => res.status).sort();
@@ -698,5 +706,16 @@ describe('a flood of logins', () => {
     expect(refused.headers['retry-after']).toBe('1');
     expect(JSON.parse(refused.text).errors[0].message).toBe('too many logins at once');
     expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('shares one check among concurrent logins with the same credentials', async () => {
+    const call = clientFor(`http://${server.address}`);
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // let the previous test's checks drain
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        call('GET', '/auth/token?service=berth', { headers: basic('admin', 'flood-admin-pass') }),
+      ),
+    );
+    expect(answers.map((res) => res.status)).toEqual([200, 200, 200, 200, 200, 200]);
   });
 });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createCheckLimiter } from '../../src/auth/check-limiter.js';
 import { createLoginThrottle } from '../../src/auth/login-throttle.js';
+import { createVerifiedLogins } from '../../src/auth/verified-logins.js';
 import type { Namespace, Principal, Role } from '../../src/auth/model.js';
 import { createAccessPolicy } from '../../src/auth/policy.js';
 import { covers, formatScope, missing, parseScopes } from '../../src/auth/scope.js';
@@ -278,5 +279,53 @@ describe('password check limiter', () => {
     const limiter = createCheckLimiter({ concurrent: 1, queued: 0 });
     await expect(limiter.run(() => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
     expect(await limiter.run(async () => 'next')).toBe('next');
+  });
+});
+
+describe('verified logins', () => {
+  it('remembers a verified password under its stamp, renewing it while in use', () => {
+    let now = 0;
+    const logins = createVerifiedLogins({ ttlMs: 1000, clock: () => now });
+    logins.remember('alice', 'pw', 'v1');
+    expect(logins.recall('alice', 'pw', 'v1')).toBe(true);
+    expect(logins.recall('alice', 'other', 'v1')).toBe(false);
+    expect(logins.recall('alice', 'pw', 'v2')).toBe(false); // a new credential version voids it
+    logins.remember('bob', 'pw', 'v1');
+    now = 900;
+    expect(logins.recall('bob', 'pw', 'v1')).toBe(true); // renewed until 1900
+    now = 1800;
+    expect(logins.recall('bob', 'pw', 'v1')).toBe(true);
+    now = 3000;
+    expect(logins.recall('bob', 'pw', 'v1')).toBe(false);
+  });
+
+  it('runs one check for concurrent logins with the same credentials', async () => {
+    const logins = createVerifiedLogins({ ttlMs: 1000, clock: () => 0 });
+    let checks = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const check = async () => {
+      checks += 1;
+      await gate;
+      return true;
+    };
+    const all = Promise.all([
+      logins.shared('alice', 'pw', check),
+      logins.shared('alice', 'pw', check),
+      logins.shared('alice', 'other', check),
+    ]);
+    release();
+    expect(await all).toEqual([true, true, true]);
+    expect(checks).toBe(2);
+  });
+
+  it('lets a waiting caller run its own check when the shared one was abandoned', async () => {
+    const logins = createVerifiedLogins({ ttlMs: 1000, clock: () => 0 });
+    const abandoned = Promise.reject(Object.assign(new Error('gone'), { name: 'AbortError' }));
+    abandoned.catch(() => undefined);
+    const first = logins.shared('alice', 'pw', () => abandoned);
+    const second = logins.shared('alice', 'pw', async () => 'own check');
+    await expect(first).rejects.toThrow('gone');
+    expect(await second).toBe('own check');
   });
 });

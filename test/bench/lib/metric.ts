@@ -17,7 +17,7 @@ export type Goal =
 export interface RowDef {
   key: string;
   label: string;
-  unit: 'MB/s' | 'MB' | 'req/s' | 'µs' | 'ms' | 's' | 'pushes/s' | '%';
+  unit: 'MB/s' | 'MB' | 'req/s' | 'µs' | 'ms' | 's' | 'pushes/s' | 'logins/s' | '%';
   better: 'higher' | 'lower';
   goal?: Goal;
 }

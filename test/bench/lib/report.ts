@@ -97,6 +97,7 @@ function formatValue(value: number, unit: RowDef['unit']): string {
     case 's':
       return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
     case 'pushes/s':
+    case 'logins/s':
     case '%':
       return value.toFixed(1);
   }

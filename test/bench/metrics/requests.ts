@@ -7,7 +7,7 @@ import type { Metric } from '../lib/metric.js';
 import { cpuSeconds } from '../lib/proc.js';
 import type { BenchOptions } from '../lib/options.js';
 
-const WARMUP_SECONDS = 2;
+export const WARMUP_SECONDS = 2;
 
 /**
  * Load result plus the server's CPU time per request (µs, all threads) during the measured run, which
