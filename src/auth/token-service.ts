@@ -62,12 +62,17 @@ export interface TokenServiceDeps {
 /** How long a verified password spares the next login of the same account its slow hash. */
 const VERIFIED_LOGIN_TTL_MS = 60_000;
 
+/** A remembered login counts only while the account's credentials and identity are unchanged. */
+const stampOf = (account: Account) => `${account.credentialVersion}:${account.createdAt}`;
+
 export function createTokenService(deps: TokenServiceDeps) {
   const { accounts, log, throttle } = deps;
   const verified = createVerifiedLogins({ ttlMs: VERIFIED_LOGIN_TTL_MS, clock: deps.clock });
 
-  /** Checks a username and password (or robot secret), with throttling; shared with Basic auth. */
-  /** `signal` aborts a check still waiting for its turn (the client went away). */
+  /**
+   * Checks a username and password (or robot secret), with throttling; shared with the management
+   * API's Basic auth. `signal` aborts a check still waiting for its turn (the client went away).
+   */
   async function login(
     username: string,
     password: string,
@@ -75,10 +80,9 @@ export function createTokenService(deps: TokenServiceDeps) {
     signal?: AbortSignal,
   ): Promise<Account> {
     const known = accounts.getAccount(username);
-    const stamp = known && `${known.credentialVersion}:${known.createdAt}`;
     // Verified a moment ago with the same credential version: no hashing, and no throttling (a
     // guess that matches is the password itself, so others' failures cannot lock the owner out).
-    if (known && stamp && verified.recall(username, password, stamp)) return known;
+    if (known && verified.recall(username, password, stampOf(known))) return known;
     // Robot secrets are 256 random bits: guessing one is hopeless, and a per-account limit would only
     // let anyone lock a CI robot out. Their failures count against the address alone.
     const attempt = { account: known?.kind === 'robot' ? undefined : username, source };
@@ -103,7 +107,7 @@ export function createTokenService(deps: TokenServiceDeps) {
       throw new UnauthorizedError('invalid username or password', 'invalid username or password');
     }
     throttle.recordSuccess(attempt);
-    verified.remember(username, password, `${account.credentialVersion}:${account.createdAt}`);
+    verified.remember(username, password, stampOf(account));
     return account;
   }
 
