@@ -6,6 +6,7 @@ import { durationMs, type BerthConfig } from './config/schema.js';
 import { createAccountService, type AccountService } from './auth/accounts.js';
 import { createCheckLimiter } from './auth/check-limiter.js';
 import { createHtpasswdFile } from './auth/htpasswd-file.js';
+import { createLoginGate } from './auth/login-gate.js';
 import { createLoginThrottle } from './auth/login-throttle.js';
 import { createAccessPolicy } from './auth/policy.js';
 import { loadSigningKey } from './auth/signing-key.js';
@@ -58,10 +59,12 @@ export async function composeAuth(
     queued: auth.loginLimit.queuedChecks,
   });
 
+  const gate = createLoginGate({ throttle, checks, log, clock });
+
   if (auth.mode === 'none') return { authorizer: allowEverything };
   if (auth.mode === 'htpasswd') {
-    const users = createHtpasswdFile({ path: resolve(auth.htpasswd.path ?? ''), checks, clock, log });
-    return { authorizer: createBasicAuthorizer({ users, throttle, realm: auth.service, log }) };
+    const users = createHtpasswdFile({ path: resolve(auth.htpasswd.path ?? ''), clock, log });
+    return { authorizer: createBasicAuthorizer({ users, gate, realm: auth.service }) };
   }
 
   const accounts = createAccountService({
@@ -112,9 +115,7 @@ export async function composeAuth(
     policy,
     issuer,
     verifier,
-    throttle,
-    checks,
-    clock,
+    gate,
     log,
   });
   const authorizer = createTokenAuthorizer({

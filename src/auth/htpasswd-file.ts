@@ -1,23 +1,17 @@
 // `auth.mode: htpasswd`: the users of an htpasswd file (bcrypt entries only). The file is re-read when
-// its modification time or size changes (checked at most once a second). bcrypt is slow on purpose, so
-// a successful check is remembered for a minute (verified-logins.ts). An unknown user is checked
-// against a dummy bcrypt hash of the file's most common cost, so response times do not tell which
-// user names exist.
+// its modification time or size changes (checked at most once a second); its version is the stamp the
+// login gate remembers verified passwords under. An unknown user is checked against a dummy bcrypt hash
+// of the file's most common cost, so response times do not tell which user names exist.
 import bcrypt from 'bcryptjs';
 import { readFileSync, statSync } from 'node:fs';
 import type { Logger } from '../registry/deps.js';
-import type { CheckLimiter } from './check-limiter.js';
 import { parseHtpasswd } from './htpasswd.js';
 import { verifySecret } from './passwords.js';
-import { createVerifiedLogins } from './verified-logins.js';
 
 export interface HtpasswdFileOptions {
   path: string;
-  checks: CheckLimiter;
   clock: () => number;
   log: Logger;
-  /** How long a verified username and password are remembered. */
-  verifiedTtlMs?: number;
 }
 
 /** A bcrypt hash of the cost most entries use (10, bcrypt's default, when the file is empty). */
@@ -32,8 +26,7 @@ function dummyHashFor(hashes: Iterable<string>): string {
 }
 
 export function createHtpasswdFile(options: HtpasswdFileOptions) {
-  const { path, clock, log, checks, verifiedTtlMs = 60_000 } = options;
-  const verified = createVerifiedLogins({ ttlMs: verifiedTtlMs, clock });
+  const { path, clock, log } = options;
   let entries = new Map<string, string>();
   let dummyHash = '';
   let version = '';
@@ -55,32 +48,23 @@ export function createHtpasswdFile(options: HtpasswdFileOptions) {
     }
     entries = parsed.entries;
     dummyHash = dummyHashFor(entries.values());
-    verified.clear();
     version = current;
   }
 
   reload();
   return {
-    /** Whether this user and password were verified within the last minute (no hashing). */
-    recall(username: string, password: string): boolean {
+    /** The file's current version (its modification time and size). */
+    version(): string {
       reload();
-      return verified.recall(username, password, version);
+      return version;
     },
 
-    /** `signal` aborts a check still waiting for its turn (the client went away). */
-    async authenticate(username: string, password: string, signal?: AbortSignal): Promise<boolean> {
-      reload();
-      if (verified.recall(username, password, version)) return true;
+    /** The slow check: whether the file has this user with this password. */
+    verify(username: string, password: string): Promise<boolean> {
       const hash = entries.get(username);
-      const matches = await verified.shared(
-        username,
-        password,
-        () => checks.run(() => verifySecret(hash ?? dummyHash, password), signal),
-        signal,
-      );
-      if (!matches || hash === undefined) return false;
-      verified.remember(username, password, version);
-      return true;
+      return hash === undefined
+        ? verifySecret(dummyHash, password).then(() => false)
+        : verifySecret(hash, password);
     },
   };
 }

@@ -1,11 +1,9 @@
 // The token endpoint's logic (Docker token spec docs/spec/auth/token.md and oauth.md), free of HTTP:
 // authenticate the grant (anonymous, password, or refresh token), intersect the requested scopes with
 // what the account may do, and mint the JWTs. Failed logins are throttled and logged without secrets.
-import { TokenRequestInvalidError, TooManyRequestsError, UnauthorizedError } from '../registry/errors.js';
+import { TokenRequestInvalidError, UnauthorizedError } from '../registry/errors.js';
 import type { Logger } from '../registry/deps.js';
-import type { CheckLimiter } from './check-limiter.js';
-import type { LoginThrottle } from './login-throttle.js';
-import { createVerifiedLogins } from './verified-logins.js';
+import type { LoginGate } from './login-gate.js';
 import { ANONYMOUS, principalOf, subjectOf, type Account, type Principal } from './model.js';
 import type { AccessPolicy } from './policy.js';
 import { formatScope, missing, parseScopes, type Access } from './scope.js';
@@ -53,25 +51,20 @@ export interface TokenServiceDeps {
   policy: AccessPolicy;
   issuer: TokenIssuer;
   verifier: TokenVerifier;
-  throttle: LoginThrottle;
-  checks: CheckLimiter;
-  clock: () => number;
+  gate: LoginGate;
   log: Logger;
 }
 
-/** How long a verified password spares the next login of the same account its slow hash. */
-const VERIFIED_LOGIN_TTL_MS = 60_000;
-
 /** A remembered login counts only while the account's credentials and identity are unchanged. */
-const stampOf = (account: Account) => `${account.credentialVersion}:${account.createdAt}`;
+const stampOf = (account: Account | undefined) =>
+  account ? `${account.credentialVersion}:${account.createdAt}` : 'no such account';
 
 export function createTokenService(deps: TokenServiceDeps) {
-  const { accounts, log, throttle } = deps;
-  const verified = createVerifiedLogins({ ttlMs: VERIFIED_LOGIN_TTL_MS, clock: deps.clock });
+  const { accounts, log } = deps;
 
   /**
-   * Checks a username and password (or robot secret), with throttling; shared with the management
-   * API's Basic auth. `signal` aborts a check still waiting for its turn (the client went away).
+   * Checks a username and password (or robot secret) through the login gate; shared with the
+   * management API's Basic auth. `signal` aborts a check still waiting for its turn.
    */
   async function login(
     username: string,
@@ -80,34 +73,22 @@ export function createTokenService(deps: TokenServiceDeps) {
     signal?: AbortSignal,
   ): Promise<Account> {
     const known = accounts.getAccount(username);
-    // Verified a moment ago with the same credential version: no hashing, and no throttling (a
-    // guess that matches is the password itself, so others' failures cannot lock the owner out).
-    if (known && verified.recall(username, password, stampOf(known))) return known;
-    // Robot secrets are 256 random bits: guessing one is hopeless, and a per-account limit would only
-    // let anyone lock a CI robot out. Their failures count against the address alone.
-    const attempt = { account: known?.kind === 'robot' ? undefined : username, source };
-    const wait = throttle.retryAfterSeconds(attempt);
-    if (wait > 0) {
-      log.warn(
-        { event: 'login throttled', account: username, source, retryAfterSeconds: wait },
-        'login refused',
-      );
-      throw new TooManyRequestsError(wait);
-    }
-    const account = await verified.shared(
-      username,
-      password,
-      () => deps.checks.run(() => accounts.authenticate(username, password), signal),
-      signal,
+    const ok = await deps.gate.login(
+      {
+        name: username,
+        password,
+        source,
+        stamp: stampOf(known),
+        // Robot secrets are 256 random bits: guessing one is hopeless, and a per-account limit would
+        // only let anyone lock a CI robot out. Their failures count against the address alone.
+        perAccount: known?.kind !== 'robot',
+        signal,
+      },
+      async () => (await accounts.authenticate(username, password)) !== undefined,
     );
-    if (!account) {
-      throttle.recordFailure(attempt);
-      log.warn({ event: 'login failed', account: username, source }, 'login failed');
-      // Clients print the message (docker: "unauthorized: invalid username or password").
-      throw new UnauthorizedError('invalid username or password', 'invalid username or password');
-    }
-    throttle.recordSuccess(attempt);
-    verified.remember(username, password, stampOf(account));
+    const account = ok ? accounts.getAccount(username) : undefined;
+    // Clients print the message (docker: "unauthorized: invalid username or password").
+    if (!account) throw new UnauthorizedError('invalid username or password', 'invalid username or password');
     return account;
   }
 

@@ -67,8 +67,6 @@ export function createVerifiedLogins({ ttlMs, clock, maxEntries = 10_000 }: Veri
         inFlight.delete(id);
       }
     },
-
-    clear: () => entries.clear(),
   };
 }
 

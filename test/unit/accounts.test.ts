@@ -33,18 +33,21 @@ async function accountError(work: () => unknown): Promise<AccountError> {
   throw new Error('expected an AccountError');
 }
 
+/** A user row as the store keeps it. */
+const storedAlice = {
+  name: 'alice',
+  kind: 'user' as const,
+  admin: false,
+  credentialVersion: 1,
+  description: null,
+  createdAt: T0,
+  secretHash: '$sha256$x',
+};
+
 describe('sqlite account store', () => {
   it('bumps the credential version with each new secret', () => {
     const { store } = setup();
-    const account = {
-      name: 'alice',
-      kind: 'user' as const,
-      admin: false,
-      credentialVersion: 1,
-      description: null,
-      createdAt: T0,
-      secretHash: '$sha256$x',
-    };
+    const account = storedAlice;
     expect(store.insertAccount(account)).toBe(true);
     expect(store.insertAccount(account)).toBe(false);
     expect(store.updateSecret('alice', '$sha256$y')).toBe(true);
@@ -61,15 +64,7 @@ describe('sqlite account store', () => {
     try {
       const cached = createSqliteAccountStore(server);
       const other = createSqliteAccountStore(cli);
-      const alice = {
-        name: 'alice',
-        kind: 'user' as const,
-        admin: false,
-        credentialVersion: 1,
-        description: null,
-        createdAt: T0,
-        secretHash: '$sha256$x',
-      };
+      const alice = storedAlice;
       expect(cached.getAccount('alice')).toBeUndefined();
       other.insertAccount(alice);
       expect(cached.getAccount('alice')?.credentialVersion).toBe(1);

@@ -1,0 +1,70 @@
+// The one path every password login takes, whatever checks the password (the account store, an
+// htpasswd file): a password verified in the last minute passes at once (verified-logins.ts), else
+// the login limits apply (login-throttle.ts, 429 when exceeded), then the slow check runs under the
+// check limiter (check-limiter.ts), shared by concurrent logins with the same credentials; the
+// outcome is counted and logged (account and address, never the password).
+import type { Logger } from '../registry/deps.js';
+import { TooManyRequestsError } from '../registry/errors.js';
+import type { CheckLimiter } from './check-limiter.js';
+import type { LoginThrottle } from './login-throttle.js';
+import { createVerifiedLogins } from './verified-logins.js';
+
+/** How long a verified password spares the next login with it a slow check. */
+const VERIFIED_LOGIN_TTL_MS = 60_000;
+
+export interface LoginGateDeps {
+  throttle: LoginThrottle;
+  checks: CheckLimiter;
+  log: Logger;
+  clock: () => number;
+}
+
+export interface LoginAttemptDetails {
+  name: string;
+  password: string;
+  /** The client's address. */
+  source: string;
+  /**
+   * What the password is checked against, as of now (an account's credential version, the htpasswd
+   * file's version): a remembered login counts only while it is unchanged.
+   */
+  stamp: string;
+  /** Count failures per account too (false for robots: their secrets cannot be guessed). */
+  perAccount: boolean;
+  /** Aborts a check still waiting for its turn (the client went away). */
+  signal?: AbortSignal;
+}
+
+export function createLoginGate({ throttle, checks, log, clock }: LoginGateDeps) {
+  const verified = createVerifiedLogins({ ttlMs: VERIFIED_LOGIN_TTL_MS, clock });
+
+  return {
+    /** Whether `verify` (the slow check) accepts the password; throws TooManyRequestsError. */
+    async login(details: LoginAttemptDetails, verify: () => Promise<boolean>): Promise<boolean> {
+      const { name, password, source, stamp, signal } = details;
+      // A guess that matches a remembered login is the password itself: no throttling, so others'
+      // failures cannot lock its owner out.
+      if (verified.recall(name, password, stamp)) return true;
+      const attempt = { account: details.perAccount ? name : undefined, source };
+      const wait = throttle.retryAfterSeconds(attempt);
+      if (wait > 0) {
+        log.warn(
+          { event: 'login throttled', account: name, source, retryAfterSeconds: wait },
+          'login refused',
+        );
+        throw new TooManyRequestsError(wait);
+      }
+      const ok = await verified.shared(name, password, () => checks.run(verify, signal), signal);
+      if (!ok) {
+        throttle.recordFailure(attempt);
+        log.warn({ event: 'login failed', account: name, source }, 'login failed');
+        return false;
+      }
+      throttle.recordSuccess(attempt);
+      verified.remember(name, password, stamp);
+      return true;
+    },
+  };
+}
+
+export type LoginGate = ReturnType<typeof createLoginGate>;
