@@ -109,6 +109,17 @@ export function describeDriverConformance(name: string, create: () => Promise<Dr
       expect((await readAll(await driver.read('up/data'))).toString()).toBe('abcdefg');
     });
 
+    it('keeps the object whole or with a tail of the failed body when an append fails, and appends on', async () => {
+      await driver.append('up/data', Readable.from([Buffer.from('abc')]));
+      const partial = Buffer.from('partial');
+      await expect(driver.append('up/data', failingStream(partial))).rejects.toThrow();
+      const size = (await driver.stat('up/data'))?.size ?? 0;
+      expect([3, 3 + partial.length]).toContain(size);
+      const stored = await readAll(await driver.read('up/data'));
+      expect(stored.equals(Buffer.concat([Buffer.from('abc'), partial]).subarray(0, size))).toBe(true);
+      expect(await driver.append('up/data', Readable.from([Buffer.from('!')]))).toBe(size + 1);
+    });
+
     it('stats, reads ranges of, lists and moves an object built by appends', async () => {
       const chunks = [randomBytes(1000), randomBytes(0), randomBytes(24), randomBytes(3000)];
       for (const chunk of chunks) await driver.append('up/data', Readable.from([chunk]));

@@ -2,10 +2,10 @@
 // `<root>/.tmp` (same filesystem) and are renamed into place, so a crash never leaves a partial
 // object under its key. With `fsync` on, data is flushed before the rename makes it visible.
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { assertValidKey } from './keys.js';
 import { ObjectNotFoundError, type ObjectInfo, type StorageDriver } from './types.js';
@@ -18,6 +18,52 @@ export interface FilesystemDriverOptions {
 
 const TMP_DIR = '.tmp';
 const STREAM_CHUNK = 1024 * 1024;
+
+/**
+ * A Writable that writes to `handle` and never closes it: the caller that opened the handle is its one
+ * owner and closes it (FileHandle.close() waits for a write still in flight). Node's fs.WriteStream
+ * closes its fd when destroyed, even with `autoClose: false`, so a failed pipeline followed by the
+ * owner's close closed one descriptor number twice, the second time possibly someone else's socket.
+ * Chunks queued while a write is in flight go out together in one writev.
+ */
+function fileSink(handle: FileHandle): Writable & { readonly bytesWritten: number } {
+  let bytesWritten = 0;
+  const sink = new Writable({
+    highWaterMark: STREAM_CHUNK,
+    writev(chunks, callback) {
+      const buffers = chunks.map(({ chunk }) => chunk as Buffer);
+      writeFully(handle, buffers).then((written) => {
+        bytesWritten += written;
+        callback();
+      }, callback);
+    },
+  });
+  return Object.defineProperty(sink, 'bytesWritten', { get: () => bytesWritten }) as Writable & {
+    readonly bytesWritten: number;
+  };
+}
+
+/** FileHandle.writev may write less than asked (like writev(2)): repeat with what is left. */
+async function writeFully(handle: FileHandle, buffers: Buffer[]): Promise<number> {
+  let total = 0;
+  let pending = buffers.filter((buffer) => buffer.length > 0);
+  while (pending.length > 0) {
+    const { bytesWritten } = await handle.writev(pending);
+    if (bytesWritten === 0) throw new Error('the file system accepted no bytes');
+    total += bytesWritten;
+    let skip = bytesWritten;
+    const rest: Buffer[] = [];
+    for (const buffer of pending) {
+      if (skip >= buffer.length) skip -= buffer.length;
+      else {
+        rest.push(skip > 0 ? buffer.subarray(skip) : buffer);
+        skip = 0;
+      }
+    }
+    pending = rest;
+  }
+  return total;
+}
 
 export function createFilesystemDriver({ root, fsync = true }: FilesystemDriverOptions): StorageDriver {
   const tmpRoot = join(root, TMP_DIR);
@@ -44,14 +90,8 @@ export function createFilesystemDriver({ root, fsync = true }: FilesystemDriverO
       if (fsync) await handle.datasync();
       return body.length;
     }
-    const source = body;
-    const sink = createWriteStream('', {
-      fd: handle.fd, // a numeric fd: with a FileHandle the stream never settles when autoClose is off
-      autoClose: false,
-      emitClose: false,
-      highWaterMark: STREAM_CHUNK,
-    });
-    await pipeline(source, sink, { signal });
+    const sink = fileSink(handle);
+    await pipeline(body, sink, { signal });
     if (fsync) await handle.datasync();
     return sink.bytesWritten;
   }
@@ -77,25 +117,29 @@ export function createFilesystemDriver({ root, fsync = true }: FilesystemDriverO
         if (isNotFound(err)) throw new ObjectNotFoundError(key);
         throw err;
       }
-      return createReadStream('', {
-        fd: handle,
-        start: range?.start,
-        end: range?.end,
-        highWaterMark: STREAM_CHUNK,
-        signal,
-      });
+      // From here on the stream owns the handle and closes it when it ends or is destroyed.
+      try {
+        return createReadStream('', {
+          fd: handle,
+          start: range?.start,
+          end: range?.end,
+          highWaterMark: STREAM_CHUNK,
+          signal,
+        });
+      } catch (err) {
+        await handle.close();
+        throw err;
+      }
     },
     async write(key, body, { signal } = {}) {
       assertValidKey(key);
       const tmp = join(tmpRoot, randomUUID());
       const handle = await withParent(tmp, () => open(tmp, 'wx'));
       try {
-        const size = await writeAll(handle, body, signal);
-        await handle.close();
+        const size = await writeAll(handle, body, signal).finally(() => handle.close());
         await withParent(pathOf(key), () => rename(tmp, pathOf(key)));
         return size;
       } catch (err) {
-        await handle.close().catch(() => {});
         await rm(tmp, { force: true });
         throw err;
       }

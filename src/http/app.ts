@@ -62,6 +62,8 @@ export function createApp(options: AppOptions): Koa {
     router.allowedMethods({
       throw: true,
       methodNotAllowed: () => new HttpError(405, 'UNSUPPORTED', 'method not allowed'),
+      // A method no route takes (TRACE, PROPFIND, M-SEARCH, ...): RFC 9110 §15.6.2.
+      notImplemented: () => new HttpError(501, 'UNSUPPORTED', 'method not implemented'),
     }),
   );
   return app;

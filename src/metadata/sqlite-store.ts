@@ -112,7 +112,18 @@ export function createSqliteMetadataStore(db: SqliteDatabase, now: () => number 
        VALUES (@id, @repository, @size, @startedAt, @updatedAt)`,
     ),
     findUpload: db.prepare('SELECT * FROM uploads WHERE id = ?'),
-    updateUploadSize: db.prepare('UPDATE uploads SET size = @size, updated_at = @updatedAt WHERE id = @id'),
+    leaseUpload: db.prepare(
+      `UPDATE uploads SET lease_holder = @holder, lease_until = @until
+       WHERE id = @id AND (lease_holder IS NULL OR lease_holder = @holder OR lease_until <= @now)
+       RETURNING *`,
+    ),
+    uploadExists: db.prepare('SELECT 1 FROM uploads WHERE id = ?').pluck(),
+    releaseUpload: db.prepare(
+      'UPDATE uploads SET lease_holder = NULL, lease_until = 0 WHERE id = ? AND lease_holder = ?',
+    ),
+    updateUploadSize: db.prepare(
+      'UPDATE uploads SET size = @size, updated_at = @updatedAt WHERE id = @id AND lease_holder = @holder',
+    ),
     deleteUpload: db.prepare('DELETE FROM uploads WHERE id = ?'),
     listUploadsUpdatedBefore: db.prepare('SELECT * FROM uploads WHERE updated_at < ? ORDER BY updated_at'),
   };
@@ -210,7 +221,14 @@ export function createSqliteMetadataStore(db: SqliteDatabase, now: () => number 
       const row = statements.findUpload.get(id) as UploadRow | undefined;
       return row && toUpload(row);
     },
-    updateUploadSize: (id, size, updatedAt) => void statements.updateUploadSize.run({ id, size, updatedAt }),
+    leaseUpload(id, { holder, now, until }) {
+      const row = statements.leaseUpload.get({ id, holder, now, until }) as UploadRow | undefined;
+      if (row) return toUpload(row);
+      return statements.uploadExists.get(id) ? 'busy' : undefined;
+    },
+    releaseUpload: (id, holder) => void statements.releaseUpload.run(id, holder),
+    updateUploadSize: (id, holder, size, updatedAt) =>
+      statements.updateUploadSize.run({ id, holder, size, updatedAt }).changes === 1,
     deleteUpload: (id) => void statements.deleteUpload.run(id),
     listUploadsUpdatedBefore: (time) =>
       (statements.listUploadsUpdatedBefore.all(time) as UploadRow[]).map(toUpload),

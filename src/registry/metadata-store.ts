@@ -27,6 +27,12 @@ export interface UploadRecord {
   updatedAt: number;
 }
 
+export interface UploadLease {
+  holder: string;
+  now: number;
+  until: number;
+}
+
 export interface Page {
   /** Return only names strictly after this one. */
   last?: string;
@@ -72,7 +78,18 @@ export interface MetadataStore {
 
   createUpload(upload: UploadRecord): void;
   findUpload(id: string): UploadRecord | undefined;
-  updateUploadSize(id: string, size: number, updatedAt: number): void;
+  /**
+   * Makes `lease.holder` the upload's only writer until `lease.until` and returns the upload as it is
+   * now: when no lease is held, the holder's own lease is renewed, or another holder's lease ended
+   * before `lease.now`. Answers 'busy' while another holder's lease is live, undefined when there is
+   * no such upload. Holders are unique per operation, so this excludes concurrent requests in one
+   * process and in processes sharing the store alike.
+   */
+  leaseUpload(id: string, lease: UploadLease): UploadRecord | 'busy' | undefined;
+  /** Ends `holder`'s lease; nothing happens when it no longer holds one. */
+  releaseUpload(id: string, holder: string): void;
+  /** Records the bytes stored so far; false (and nothing changed) unless `holder` holds the lease. */
+  updateUploadSize(id: string, holder: string, size: number, updatedAt: number): boolean;
   deleteUpload(id: string): void;
   listUploadsUpdatedBefore(time: number): UploadRecord[];
 }

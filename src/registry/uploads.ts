@@ -33,15 +33,68 @@ interface HashProgress {
 
 const MAX_TRACKED_HASHES = 10_000;
 const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/**
+ * How long an upload's lease lasts without renewal. A holder renews it every third of that while it
+ * works, so only a holder that died (a killed replica) or stalled that long loses it to another.
+ */
+export const UPLOAD_LEASE_MS = 30_000;
 
 export function createUploadService({ driver, metadata, clock, newId, log }: RegistryDeps) {
   const progress = new Map<string, HashProgress>();
-  const writing = new Set<string>();
 
   function find(repository: RepoName, id: string): UploadRecord {
     const upload = UPLOAD_ID.test(id) ? metadata.findUpload(id) : undefined;
     if (!upload || upload.repository !== repository) throw new BlobUploadUnknownError(id);
     return upload;
+  }
+
+  /**
+   * Runs `work` as the upload's only writer (MetadataStore.leaseUpload): appends, completion,
+   * cancellation and the purge of one session exclude each other, in this process and in others
+   * sharing the store. The lease is renewed while `work` runs; if it is lost anyway, `work`'s signal
+   * aborts so it stops writing. Another holder's live lease is BLOB_UPLOAD_INVALID; an upload that is
+   * gone (or belongs to another repository) is BLOB_UPLOAD_UNKNOWN.
+   */
+  async function withLease<T>(
+    repository: RepoName,
+    id: string,
+    signal: AbortSignal | undefined,
+    work: (upload: UploadRecord, holder: string, signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const holder = newId();
+    const lease = () => {
+      const now = clock();
+      return metadata.leaseUpload(id, { holder, now, until: now + UPLOAD_LEASE_MS });
+    };
+    const upload = UPLOAD_ID.test(id) ? lease() : undefined;
+    if (upload === 'busy') throw new BlobUploadInvalidError('another request is using this upload session');
+    if (!upload) throw new BlobUploadUnknownError(id);
+    // Aborts `work` when the request's signal does or when the lease is lost.
+    const stop = new AbortController();
+    const forward = () => stop.abort(signal?.reason);
+    signal?.addEventListener('abort', forward, { once: true });
+    if (signal?.aborted) forward();
+    const renewal = setInterval(() => {
+      let renewed: ReturnType<typeof lease>;
+      try {
+        renewed = lease();
+      } catch (err) {
+        renewed = undefined;
+        log.warn({ err, upload: id }, 'could not renew an upload lease');
+      }
+      if (typeof renewed !== 'object') {
+        stop.abort(new BlobUploadInvalidError('the upload session was taken over'));
+      }
+    }, UPLOAD_LEASE_MS / 3);
+    renewal.unref();
+    try {
+      if (upload.repository !== repository) throw new BlobUploadUnknownError(id);
+      return await work(upload, holder, stop.signal);
+    } finally {
+      clearInterval(renewal);
+      signal?.removeEventListener('abort', forward);
+      metadata.releaseUpload(id, holder);
+    }
   }
 
   function remember(id: string, entry: HashProgress): void {
@@ -62,43 +115,64 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
     return hash;
   }
 
-  async function append(upload: UploadRecord, body: Readable, range?: ChunkRange, signal?: AbortSignal) {
+  /** Records a leased upload's size; a holder that lost its lease must stop. */
+  function recordSize(upload: UploadRecord, holder: string, size: number): void {
+    if (!metadata.updateUploadSize(upload.id, holder, size, clock())) {
+      throw new BlobUploadInvalidError('the upload session was taken over');
+    }
+  }
+
+  /**
+   * The leased upload as stored. A holder that died mid-append (a killed replica) leaves bytes past
+   * the recorded size; they are the client's bytes all the same, so the record adopts them (the client
+   * learns the size from GET's Range or a 416) rather than letting the next append land after them.
+   */
+  async function reconcile(upload: UploadRecord, holder: string): Promise<UploadRecord> {
+    const stored = (await driver.stat(uploadDataKey(upload.id)))?.size ?? 0;
+    if (stored === upload.size) return upload;
+    progress.delete(upload.id);
+    recordSize(upload, holder, stored);
+    return { ...upload, size: stored };
+  }
+
+  /** Appends `body` to a leased, reconciled upload; returns the upload with its new size. */
+  async function append(
+    upload: UploadRecord,
+    holder: string,
+    body: Readable,
+    range: ChunkRange | undefined,
+    signal: AbortSignal,
+  ): Promise<UploadRecord> {
     if (range && range.start !== upload.size) {
       throw new ChunkOutOfOrderError(`chunk starts at ${range.start}, upload is at ${upload.size}`);
     }
-    if (writing.has(upload.id)) throw new BlobUploadInvalidError('another request is writing to this upload');
-    writing.add(upload.id);
+    const hash = await hashAfterStoredBytes(upload);
+    const expected = range ? range.end - range.start + 1 : undefined;
+    const counter = new HashingCounter(hash, expected);
+    // A body longer than its Content-Range destroys the request, which also aborts the driver:
+    // report the size problem, not the abort it caused.
+    let sizeError: unknown;
+    counter.once('error', (err) => (sizeError = err));
+    let size: number;
     try {
-      const hash = await hashAfterStoredBytes(upload);
-      const expected = range ? range.end - range.start + 1 : undefined;
-      const counter = new HashingCounter(hash, expected);
-      // A body longer than its Content-Range destroys the request, which also aborts the driver:
-      // report the size problem, not the abort it caused.
-      let sizeError: unknown;
-      counter.once('error', (err) => (sizeError = err));
-      let size: number;
-      try {
-        size = await driver.append(
-          uploadDataKey(upload.id),
-          pipeline(body, counter, () => {}),
-          { signal },
-        );
-      } catch (err) {
-        // The hash saw bytes the object may not hold: forget it and record what was stored.
-        progress.delete(upload.id);
-        const stored = await driver.stat(uploadDataKey(upload.id)).catch(() => undefined);
-        metadata.updateUploadSize(upload.id, stored?.size ?? upload.size, clock());
-        throw sizeError ?? err;
-      }
-      remember(upload.id, { hash, size });
-      metadata.updateUploadSize(upload.id, size, clock());
-      if (expected !== undefined && counter.bytes !== expected) {
-        throw new SizeInvalidError(`Content-Range declared ${expected} bytes, body had ${counter.bytes}`);
-      }
-      return { ...upload, size };
-    } finally {
-      writing.delete(upload.id);
+      size = await driver.append(
+        uploadDataKey(upload.id),
+        pipeline(body, counter, () => {}),
+        { signal },
+      );
+    } catch (err) {
+      // The hash saw bytes the object may not hold: forget it and record what was stored.
+      progress.delete(upload.id);
+      const stored = await driver.stat(uploadDataKey(upload.id)).catch(() => undefined);
+      recordSize(upload, holder, stored?.size ?? upload.size);
+      throw sizeError ?? err;
     }
+    remember(upload.id, { hash, size });
+    recordSize(upload, holder, size);
+    if (expected !== undefined && counter.bytes !== expected) {
+      throw new SizeInvalidError(`Content-Range declared ${expected} bytes, body had ${counter.bytes}`);
+    }
+    return { ...upload, size };
   }
 
   /** Bytes first, record last: if storage is unreachable the record stays for the purge to retry. */
@@ -158,8 +232,10 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
       body: Readable,
       range?: ChunkRange,
       signal?: AbortSignal,
-    ) {
-      return append(find(repository, id), body, range, signal);
+    ): Promise<UploadRecord> {
+      return withLease(repository, id, signal, async (leased, holder, leasedSignal) =>
+        append(await reconcile(leased, holder), holder, body, range, leasedSignal),
+      );
     },
 
     /** PUT ?digest=: appends an optional last chunk, verifies the digest and publishes the blob. */
@@ -170,17 +246,13 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
       body?: Readable,
       signal?: AbortSignal,
     ): Promise<{ digest: Digest; size: number }> {
-      let upload = find(repository, id);
-      if (body) upload = await append(upload, body, undefined, signal);
-      if (writing.has(id)) throw new BlobUploadInvalidError('another request is writing to this upload');
-      writing.add(id);
-      try {
+      return withLease(repository, id, signal, async (leased, holder, leasedSignal) => {
+        const stored = await reconcile(leased, holder);
+        const upload = body ? await append(stored, holder, body, undefined, leasedSignal) : stored;
         await verify(upload, digest);
         await publish(upload, digest);
-      } finally {
-        writing.delete(id);
-      }
-      return { digest, size: upload.size };
+        return { digest, size: upload.size };
+      });
     },
 
     /** POST ?digest=: the whole blob in one request. */
@@ -189,22 +261,31 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
       try {
         return await service.complete(repository, upload.id, digest, body, signal);
       } catch (err) {
-        await discard(upload.id).catch(() => {});
+        await service.cancel(repository, upload.id).catch(() => {});
         throw err;
       }
     },
 
     async cancel(repository: RepoName, id: string): Promise<void> {
-      find(repository, id);
-      await discard(id);
+      await withLease(repository, id, undefined, () => discard(id));
     },
 
-    /** Deletes sessions idle since before `olderThan`, with their bytes. */
+    /** Deletes sessions idle since before `olderThan`, with their bytes; skips those in use. */
     async purgeStale(olderThan: number): Promise<number> {
-      const stale = metadata.listUploadsUpdatedBefore(olderThan).filter((u) => !writing.has(u.id));
-      for (const upload of stale) await discard(upload.id);
-      if (stale.length > 0) log.info({ purged: stale.length }, 'purged stale uploads');
-      return stale.length;
+      let purged = 0;
+      for (const upload of metadata.listUploadsUpdatedBefore(olderThan)) {
+        const done = await withLease(upload.repository, upload.id, undefined, async (current) => {
+          if (current.updatedAt >= olderThan) return false;
+          await discard(upload.id);
+          return true;
+        }).catch((err: unknown) => {
+          if (err instanceof BlobUploadInvalidError || err instanceof BlobUploadUnknownError) return false;
+          throw err;
+        });
+        if (done) purged += 1;
+      }
+      if (purged > 0) log.info({ purged }, 'purged stale uploads');
+      return purged;
     },
   };
   return service;

@@ -606,6 +606,16 @@ describe('unknown endpoints and methods', () => {
     expectOciError(await api('PATCH', '/v2/'), 405, 'UNSUPPORTED');
     expectOciError(await api('POST', '/v2/some/repo/tags/list'), 405, 'UNSUPPORTED');
   });
+
+  // Node accepts these methods; no route takes them anywhere (they used to answer 500 with a stack trace).
+  it.each(['TRACE', 'PROPFIND', 'COPY', 'LOCK', 'MOVE', 'MKCOL', 'PURGE', 'SEARCH', 'REPORT', 'LINK'])(
+    'answers 501 UNSUPPORTED for %s on known and unknown paths',
+    async (method) => {
+      for (const path of ['/v2/', '/v2/some/repo/manifests/latest', '/nowhere']) {
+        expectOciError(await api(method, path), 501, 'UNSUPPORTED');
+      }
+    },
+  );
 });
 
 describe('the data directory after all of the above', () => {

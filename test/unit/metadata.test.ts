@@ -21,7 +21,44 @@ const manifest = (c: string, extra: object = {}) => ({
   ...extra,
 });
 
+/** Rows as schema v1 stores them (written with SQL, since the store speaks the latest schema). */
+function insertV1Data(db: ReturnType<typeof openDatabase>): void {
+  db.exec(`
+    INSERT INTO repositories (id, name, created_at) VALUES (1, 'team/app', 1);
+    INSERT INTO manifests (repository_id, digest, media_type, size, created_at)
+      VALUES (1, '${digest('1')}', 'application/vnd.oci.image.manifest.v1+json', 100, 1);
+    INSERT INTO tags (repository_id, name, digest, updated_at) VALUES (1, 'v1', '${digest('1')}', 1);
+    INSERT INTO uploads (id, repository, size, started_at, updated_at) VALUES ('u', 'team/app', 5, 1, 2);
+  `);
+}
+
 describe('metadata database', () => {
+  it.each(MIGRATIONS.slice(0, -1).map((m) => m.version))(
+    'migrates a v%i database to the latest version, keeping manifests, tags and uploads',
+    async (version) => {
+      const dir = await mkdtemp(join(tmpdir(), 'berth-db-'));
+      const path = join(dir, 'berth.db');
+      try {
+        const old = openDatabase(path, MIGRATIONS.slice(0, 1));
+        insertV1Data(old);
+        old.close();
+        openDatabase(path, MIGRATIONS.slice(0, version)).close();
+        const latest = openDatabase(path);
+        try {
+          expect(schemaVersion(latest)).toBe(MIGRATIONS.at(-1)?.version);
+          const store = createSqliteMetadataStore(latest);
+          expect(store.listRepositories({})).toEqual(['team/app']);
+          expect(store.resolveTag(repo('team/app'), 'v1' as Tag)?.digest).toBe(digest('1'));
+          expect(store.leaseUpload('u', { holder: 'h', now: 3, until: 4 })).toMatchObject({ size: 5 });
+        } finally {
+          latest.close();
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
   it('migrates an empty database to the latest version, and re-opening is a no-op', () => {
     const db = openDatabase(':memory:');
     expect(schemaVersion(db)).toBe(MIGRATIONS.at(-1)?.version);
@@ -34,16 +71,13 @@ describe('metadata database', () => {
     try {
       const v1 = openDatabase(path, MIGRATIONS.slice(0, 1));
       expect(schemaVersion(v1)).toBe(1);
-      createSqliteMetadataStore(v1).putManifest(repo('team/app'), manifest('1'), {
-        blobs: [],
-        manifests: [],
-      });
+      insertV1Data(v1);
       v1.close();
 
       const v2 = openDatabase(path, MIGRATIONS.slice(0, 2));
       try {
         expect(schemaVersion(v2)).toBe(2);
-        expect(createSqliteMetadataStore(v2).listRepositories({})).toEqual(['team/app']);
+        expect(v2.prepare('SELECT name FROM repositories').pluck().all()).toEqual(['team/app']);
         const tables = v2
           .prepare(
             "SELECT name FROM sqlite_master WHERE type IN ('table', 'index') AND name NOT LIKE 'sqlite_%'",
@@ -157,11 +191,59 @@ describe('sqlite metadata store', () => {
     const store = open();
     store.createUpload({ id: 'u1', repository: repo('r'), size: 0, startedAt: 1, updatedAt: 1 });
     store.createUpload({ id: 'u2', repository: repo('r'), size: 0, startedAt: 1, updatedAt: 50 });
-    store.updateUploadSize('u1', 42, 10);
+    expect(store.updateUploadSize('u1', 'holder', 42, 10)).toBe(false); // no lease, no write
+    expect(store.leaseUpload('u1', { holder: 'holder', now: 5, until: 100 })).toMatchObject({ id: 'u1' });
+    expect(store.updateUploadSize('u1', 'holder', 42, 10)).toBe(true);
     expect(store.findUpload('u1')).toMatchObject({ size: 42, updatedAt: 10 });
     expect(store.listUploadsUpdatedBefore(20).map((u) => u.id)).toEqual(['u1']);
     store.deleteUpload('u1');
     expect(store.findUpload('u1')).toBeUndefined();
+  });
+});
+
+describe('upload leases', () => {
+  const open = () => {
+    const store = createSqliteMetadataStore(openDatabase(':memory:'));
+    store.createUpload({ id: 'u', repository: repo('r'), size: 0, startedAt: 1, updatedAt: 1 });
+    return store;
+  };
+
+  it('gives an upload one holder at a time until the lease ends or is released', () => {
+    const store = open();
+    expect(store.leaseUpload('u', { holder: 'a', now: 10, until: 40 })).toMatchObject({ id: 'u', size: 0 });
+    expect(store.leaseUpload('u', { holder: 'b', now: 20, until: 50 })).toBe('busy');
+    expect(store.updateUploadSize('u', 'b', 7, 20)).toBe(false);
+    expect(store.leaseUpload('u', { holder: 'a', now: 30, until: 60 })).toMatchObject({ id: 'u' }); // renewal
+    expect(store.leaseUpload('u', { holder: 'b', now: 50, until: 80 })).toBe('busy');
+    expect(store.leaseUpload('u', { holder: 'b', now: 60, until: 90 })).toMatchObject({ id: 'u' }); // a's ended
+    expect(store.updateUploadSize('u', 'a', 9, 61)).toBe(false);
+    store.releaseUpload('u', 'a'); // no longer a's: nothing happens
+    expect(store.leaseUpload('u', { holder: 'c', now: 61, until: 99 })).toBe('busy');
+    store.releaseUpload('u', 'b');
+    expect(store.leaseUpload('u', { holder: 'c', now: 62, until: 99 })).toMatchObject({ id: 'u' });
+  });
+
+  it('answers undefined for an upload that does not exist', () => {
+    const store = open();
+    expect(store.leaseUpload('nope', { holder: 'a', now: 1, until: 2 })).toBeUndefined();
+    store.deleteUpload('u');
+    expect(store.leaseUpload('u', { holder: 'a', now: 1, until: 2 })).toBeUndefined();
+  });
+
+  it('holds across two connections to one database file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'berth-lease-'));
+    try {
+      const path = join(dir, 'berth.db');
+      const first = createSqliteMetadataStore(openDatabase(path));
+      const second = createSqliteMetadataStore(openDatabase(path));
+      first.createUpload({ id: 'u', repository: repo('r'), size: 0, startedAt: 1, updatedAt: 1 });
+      expect(first.leaseUpload('u', { holder: 'a', now: 1, until: 100 })).toMatchObject({ id: 'u' });
+      expect(second.leaseUpload('u', { holder: 'b', now: 2, until: 100 })).toBe('busy');
+      first.releaseUpload('u', 'a');
+      expect(second.leaseUpload('u', { holder: 'b', now: 3, until: 100 })).toMatchObject({ id: 'u' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

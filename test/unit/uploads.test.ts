@@ -1,13 +1,19 @@
 // Domain tests of upload sessions on the memory driver and an in-memory SQLite index.
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createMemoryDriver } from '../../storage-drivers/memory.js';
 import type { StorageDriver } from '../../storage-drivers/types.js';
 import { openDatabase } from '../../src/metadata/db.js';
 import { createSqliteMetadataStore } from '../../src/metadata/sqlite-store.js';
 import type { MetadataStore } from '../../src/registry/metadata-store.js';
-import { DigestInvalidError, ChunkOutOfOrderError } from '../../src/registry/errors.js';
+import {
+  BlobUploadInvalidError,
+  BlobUploadUnknownError,
+  ChunkOutOfOrderError,
+  DigestInvalidError,
+} from '../../src/registry/errors.js';
+import { UPLOAD_LEASE_MS } from '../../src/registry/uploads.js';
 import type { Digest, RepoName } from '../../src/registry/references.js';
 import { createRegistry } from '../../src/registry/registry.js';
 import type { BlobContent } from '../../src/registry/blobs.js';
@@ -121,5 +127,109 @@ describe('upload sessions', () => {
     expect(() => registry.uploads.status(repo, stale.id)).toThrow();
     expect(registry.uploads.status(repo, fresh.id).size).toBe(0);
     expect(await driver.stat(`uploads/${stale.id}/data`)).toBeUndefined();
+  });
+});
+
+describe('one writer per upload session', () => {
+  const setup = (now = () => 1_000) => {
+    const driver = createMemoryDriver();
+    const metadata = createSqliteMetadataStore(openDatabase(':memory:'));
+    return { driver, metadata, registry: registryOver(driver, metadata, now) };
+  };
+  const uploadKeys = async (driver: StorageDriver) => {
+    const keys = [];
+    for await (const o of driver.list('uploads/')) keys.push(o.key);
+    return keys;
+  };
+
+  it('refuses to cancel, complete or append while a PATCH is still writing, then lets the next one in', async () => {
+    const { registry, driver } = setup();
+    const upload = registry.uploads.start(repo);
+    const body = new PassThrough();
+    const patching = registry.uploads.appendChunk(repo, upload.id, body);
+    body.write(Buffer.from('first half,'));
+    const data = Buffer.from('first half, second half');
+    await expect(registry.uploads.cancel(repo, upload.id)).rejects.toBeInstanceOf(BlobUploadInvalidError);
+    await expect(registry.uploads.complete(repo, upload.id, sha256(data))).rejects.toBeInstanceOf(
+      BlobUploadInvalidError,
+    );
+    await expect(
+      registry.uploads.appendChunk(repo, upload.id, Readable.from([Buffer.from('x')])),
+    ).rejects.toBeInstanceOf(BlobUploadInvalidError);
+    body.end(Buffer.from(' second half'));
+    expect((await patching).size).toBe(data.length);
+    await registry.uploads.complete(repo, upload.id, sha256(data));
+    expect((await readAll(await streamOf(registry.blobs.open(repo, sha256(data))))).equals(data)).toBe(true);
+    expect(await uploadKeys(driver)).toEqual([]);
+  });
+
+  it('leaves neither a record nor bytes when a cancel wins, and a later PATCH finds no session', async () => {
+    const { registry, driver, metadata } = setup();
+    const upload = registry.uploads.start(repo);
+    await registry.uploads.appendChunk(repo, upload.id, Readable.from([Buffer.from('abc')]));
+    await registry.uploads.cancel(repo, upload.id);
+    await expect(
+      registry.uploads.appendChunk(repo, upload.id, Readable.from([Buffer.from('def')])),
+    ).rejects.toBeInstanceOf(BlobUploadUnknownError);
+    expect(metadata.findUpload(upload.id)).toBeUndefined();
+    expect(await uploadKeys(driver)).toEqual([]);
+  });
+
+  it('waits out the lease of a holder that died, then takes over', async () => {
+    let now = 1_000;
+    const { registry, metadata } = setup(() => now);
+    const upload = registry.uploads.start(repo);
+    metadata.leaseUpload(upload.id, { holder: 'killed-replica', now, until: now + UPLOAD_LEASE_MS });
+    await expect(
+      registry.uploads.appendChunk(repo, upload.id, Readable.from([Buffer.from('abc')])),
+    ).rejects.toBeInstanceOf(BlobUploadInvalidError);
+    now += UPLOAD_LEASE_MS;
+    expect(
+      (await registry.uploads.appendChunk(repo, upload.id, Readable.from([Buffer.from('abc')]))).size,
+    ).toBe(3);
+  });
+
+  it('adopts bytes a dead holder stored past the recorded size instead of appending after them', async () => {
+    const { registry, driver } = setup();
+    const upload = registry.uploads.start(repo);
+    await registry.uploads.appendChunk(repo, upload.id, Readable.from([Buffer.from('abc')]));
+    // A replica killed mid-append: its bytes reached storage, its size never reached the record.
+    await driver.append(`uploads/${upload.id}/data`, Readable.from([Buffer.from('de')]));
+    await expect(
+      registry.uploads.appendChunk(repo, upload.id, Readable.from([Buffer.from('f')]), { start: 3, end: 3 }),
+    ).rejects.toBeInstanceOf(ChunkOutOfOrderError);
+    expect(registry.uploads.status(repo, upload.id).size).toBe(5);
+    // Publishing 'abc' + tail under the digest of 'abc' alone would be a corrupt blob.
+    const wrong = sha256(Buffer.from('abcf'));
+    const right = sha256(Buffer.from('abcdef'));
+    await registry.uploads.appendChunk(repo, upload.id, Readable.from([Buffer.from('f')]), {
+      start: 5,
+      end: 5,
+    });
+    await expect(registry.uploads.complete(repo, upload.id, wrong)).rejects.toBeInstanceOf(
+      DigestInvalidError,
+    );
+    const again = registry.uploads.start(repo);
+    await registry.uploads.appendChunk(repo, again.id, Readable.from([Buffer.from('abc')]));
+    await driver.append(`uploads/${again.id}/data`, Readable.from([Buffer.from('de')]));
+    await registry.uploads.complete(repo, again.id, right, Readable.from([Buffer.from('f')]));
+    const stored = await readAll(await streamOf(registry.blobs.open(repo, right)));
+    expect(stored.toString()).toBe('abcdef');
+  });
+
+  it('does not purge a session that a request is writing to', async () => {
+    let now = 1_000;
+    const { registry, driver } = setup(() => now);
+    const upload = registry.uploads.start(repo);
+    const body = new PassThrough();
+    const patching = registry.uploads.appendChunk(repo, upload.id, body);
+    body.write(Buffer.from('slow client'));
+    now += UPLOAD_LEASE_MS - 1; // idle past the cut-off, but its lease is live
+    expect(await registry.uploads.purgeStale(now)).toBe(0);
+    body.end();
+    expect((await patching).size).toBe(11);
+    now += UPLOAD_LEASE_MS;
+    expect(await registry.uploads.purgeStale(now)).toBe(1);
+    expect(await uploadKeys(driver)).toEqual([]);
   });
 });

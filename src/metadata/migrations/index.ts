@@ -1,6 +1,7 @@
 // Numbered, append-only schema migrations. Never edit a released migration: add the next number.
 import * as m001 from './001-initial.js';
 import * as m002 from './002-accounts.js';
+import * as m003 from './003-upload-leases.js';
 
 export interface Migration {
   version: number;
@@ -10,4 +11,5 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, up: m001.up },
   { version: 2, up: m002.up },
+  { version: 3, up: m003.up },
 ];
