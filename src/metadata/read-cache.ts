@@ -1,7 +1,9 @@
 // A read-through cache in front of a MetadataStore for the hottest lookups (manifest by tag or
 // digest, a repository's blob). Only hits are cached and every write through this store
 // invalidates what it could change, so answers stay exact as long as this process is the only
-// writer of the database (Berth's deployment model: one server per metadata database).
+// writer of the database (one server per SQLite database). A lookup caches its answer only when no
+// write through this store began or ended while it waited, so a read that raced a write never
+// caches the value the write replaced.
 import type { ManifestRecord, MetadataStore } from '../registry/metadata-store.js';
 import type { RepoName } from '../registry/references.js';
 
@@ -37,53 +39,88 @@ export function withReadCache(inner: MetadataStore, capacity = 50_000): Metadata
   const tags = new BoundedMap<RepoName, Map<string, ManifestRecord>>(capacity);
   const key = (repository: string, item: string) => `${repository}\n${item}`;
 
+  // Bumped when a write starts and when it ends: a lookup that saw it change may hold a stale answer.
+  let writes = 0;
+  async function writing<T>(invalidate: () => void, write: () => Promise<T>): Promise<T> {
+    writes += 1;
+    invalidate();
+    try {
+      return await write();
+    } finally {
+      invalidate();
+      writes += 1;
+    }
+  }
+  async function lookup<T>(read: () => Promise<T | undefined>, remember: (found: T) => void) {
+    const before = writes;
+    const found = await read();
+    if (found && writes === before) remember(found);
+    return found;
+  }
+
   return {
     ...inner,
 
-    findRepositoryBlob(repository, digest) {
+    async findRepositoryBlob(repository, digest) {
       const k = key(repository, digest);
-      const cached = blobs.get(k);
-      if (cached) return cached;
-      const found = inner.findRepositoryBlob(repository, digest);
-      if (found) blobs.set(k, found);
-      return found;
+      return (
+        blobs.get(k) ??
+        lookup(
+          () => inner.findRepositoryBlob(repository, digest),
+          (found) => blobs.set(k, found),
+        )
+      );
     },
     unlinkBlob(repository, digest) {
-      blobs.delete(key(repository, digest));
-      return inner.unlinkBlob(repository, digest);
+      return writing(
+        () => blobs.delete(key(repository, digest)),
+        () => inner.unlinkBlob(repository, digest),
+      );
     },
 
-    findManifest(repository, digest) {
+    async findManifest(repository, digest) {
       const k = key(repository, digest);
-      const cached = manifests.get(k);
-      if (cached) return cached;
-      const found = inner.findManifest(repository, digest);
-      if (found) manifests.set(k, found);
-      return found;
+      return (
+        manifests.get(k) ??
+        lookup(
+          () => inner.findManifest(repository, digest),
+          (found) => manifests.set(k, found),
+        )
+      );
     },
-    resolveTag(repository, tag) {
-      const cached = tags.get(repository)?.get(tag);
-      if (cached) return cached;
-      const found = inner.resolveTag(repository, tag);
-      if (found) {
-        const repoTags = tags.get(repository) ?? new Map<string, ManifestRecord>();
-        repoTags.set(tag, found);
-        tags.set(repository, repoTags);
-      }
-      return found;
+    async resolveTag(repository, tag) {
+      return (
+        tags.get(repository)?.get(tag) ??
+        lookup(
+          () => inner.resolveTag(repository, tag),
+          (found) => {
+            const repoTags = tags.get(repository) ?? new Map<string, ManifestRecord>();
+            repoTags.set(tag, found);
+            tags.set(repository, repoTags);
+          },
+        )
+      );
     },
     putManifest(repository, manifest, references, tag) {
-      if (tag) tags.get(repository)?.delete(tag);
-      inner.putManifest(repository, manifest, references, tag);
+      return writing(
+        () => tag && tags.get(repository)?.delete(tag),
+        () => inner.putManifest(repository, manifest, references, tag),
+      );
     },
     deleteManifest(repository, digest) {
-      manifests.delete(key(repository, digest));
-      tags.delete(repository);
-      return inner.deleteManifest(repository, digest);
+      return writing(
+        () => {
+          manifests.delete(key(repository, digest));
+          tags.delete(repository);
+        },
+        () => inner.deleteManifest(repository, digest),
+      );
     },
     deleteTag(repository, tag) {
-      tags.get(repository)?.delete(tag);
-      return inner.deleteTag(repository, tag);
+      return writing(
+        () => tags.get(repository)?.delete(tag),
+        () => inner.deleteTag(repository, tag),
+      );
     },
   };
 }

@@ -38,8 +38,8 @@ export function resolveRange(requested: RequestedRange, size: number): { start: 
 }
 
 export function createBlobService({ driver, metadata, deleteEnabled, blobRedirects }: RegistryDeps) {
-  function stat(repository: RepoName, digest: Digest): { size: number } {
-    const found = metadata.findRepositoryBlob(repository, digest);
+  async function stat(repository: RepoName, digest: Digest): Promise<{ size: number }> {
+    const found = await metadata.findRepositoryBlob(repository, digest);
     if (!found) throw new BlobUnknownError(digest);
     return found;
   }
@@ -53,7 +53,7 @@ export function createBlobService({ driver, metadata, deleteEnabled, blobRedirec
       requested?: RequestedRange,
       signal?: AbortSignal,
     ): Promise<BlobContent> {
-      const { size } = stat(repository, digest);
+      const { size } = await stat(repository, digest);
       if (blobRedirects.enabled && driver.readUrl) {
         const redirect = await driver.readUrl(blobKey(digest), {
           expiresInSeconds: blobRedirects.expiresInSeconds,
@@ -75,18 +75,23 @@ export function createBlobService({ driver, metadata, deleteEnabled, blobRedirec
      * unless `sourceRequired` (access control is on: the caller has been allowed to read `from` only,
      * and must not learn of, or gain, blobs of repositories it may not read).
      */
-    mount(repository: RepoName, digest: Digest, from?: RepoName, sourceRequired = false): boolean {
+    async mount(
+      repository: RepoName,
+      digest: Digest,
+      from?: RepoName,
+      sourceRequired = false,
+    ): Promise<boolean> {
       if (!from && sourceRequired) return false;
-      const found = from ? metadata.findRepositoryBlob(from, digest) : metadata.findBlob(digest);
+      const found = await (from ? metadata.findRepositoryBlob(from, digest) : metadata.findBlob(digest));
       if (!found) return false;
-      metadata.linkBlob(repository, digest, found.size);
+      await metadata.linkBlob(repository, digest, found.size);
       return true;
     },
 
     /** Removes the repository's link; the bytes stay until garbage collection. */
-    delete(repository: RepoName, digest: Digest): void {
+    async delete(repository: RepoName, digest: Digest): Promise<void> {
       if (!deleteEnabled) throw new UnsupportedError('deletes are disabled by configuration');
-      if (!metadata.unlinkBlob(repository, digest)) throw new BlobUnknownError(digest);
+      if (!(await metadata.unlinkBlob(repository, digest))) throw new BlobUnknownError(digest);
     },
   };
 }

@@ -24,10 +24,13 @@ export interface ReferrersIndex {
   }>;
 }
 
-function paginate<T extends string>(page: Page, fetch: (page: Page) => T[]): Listing<T> {
+async function paginate<T extends string>(
+  page: Page,
+  fetch: (page: Page) => Promise<T[]>,
+): Promise<Listing<T>> {
   if (page.limit === 0) return { items: [] };
   // One extra row tells whether another page exists without a COUNT.
-  const rows = fetch(page.limit === undefined ? page : { ...page, limit: page.limit + 1 });
+  const rows = await fetch(page.limit === undefined ? page : { ...page, limit: page.limit + 1 });
   if (page.limit === undefined || rows.length <= page.limit) return { items: rows };
   const items = rows.slice(0, page.limit);
   return { items, next: items.at(-1) };
@@ -38,11 +41,14 @@ const CATALOG_BATCH = 1000;
 
 export function createDiscoveryService({ metadata }: RegistryDeps) {
   /** Reads batches until `page.limit` visible names are found or the repositories run out. */
-  function filteredRepositories(page: Page, visible: (repository: RepoName) => boolean): RepoName[] {
+  async function filteredRepositories(
+    page: Page,
+    visible: (repository: RepoName) => boolean,
+  ): Promise<RepoName[]> {
     const found: RepoName[] = [];
     let last = page.last;
     for (;;) {
-      const batch = metadata.listRepositories({ last, limit: CATALOG_BATCH });
+      const batch = await metadata.listRepositories({ last, limit: CATALOG_BATCH });
       for (const name of batch) {
         if (!visible(name)) continue;
         found.push(name);
@@ -54,20 +60,21 @@ export function createDiscoveryService({ metadata }: RegistryDeps) {
   }
 
   return {
-    tags(repository: RepoName, page: Page): Listing<Tag> {
-      if (!metadata.repositoryExists(repository)) throw new NameUnknownError(repository);
+    async tags(repository: RepoName, page: Page): Promise<Listing<Tag>> {
+      if (!(await metadata.repositoryExists(repository))) throw new NameUnknownError(repository);
       return paginate(page, (p) => metadata.listTags(repository, p));
     },
 
     /** Repositories in lexical order; with `visible`, only those it accepts (pages stay full). */
-    catalog(page: Page, visible?: (repository: RepoName) => boolean): Listing<RepoName> {
+    async catalog(page: Page, visible?: (repository: RepoName) => boolean): Promise<Listing<RepoName>> {
       if (!visible) return paginate(page, (p) => metadata.listRepositories(p));
       return paginate(page, (p) => filteredRepositories(p, visible));
     },
 
     /** Never fails for an unknown subject: the answer is then an empty index. */
-    referrers(repository: RepoName, subject: Digest, artifactType?: string): ReferrersIndex {
-      const manifests = metadata.listReferrers(repository, subject, artifactType).map((m) => ({
+    async referrers(repository: RepoName, subject: Digest, artifactType?: string): Promise<ReferrersIndex> {
+      const referrers = await metadata.listReferrers(repository, subject, artifactType);
+      const manifests = referrers.map((m) => ({
         mediaType: m.mediaType,
         digest: m.digest,
         size: m.size,

@@ -19,8 +19,11 @@ import type { ManifestRecord } from './metadata-store.js';
 import { digestAlgorithm, formatDigest, type Digest, type Reference, type RepoName } from './references.js';
 
 /** Every target must be in the repository (MANIFEST_BLOB_UNKNOWN) with the size its descriptor claims. */
-function assertPresent(targets: Target[], sizesOf: (digests: Digest[]) => Map<Digest, number>): void {
-  const sizes = sizesOf(targets.map((t) => t.digest));
+async function assertPresent(
+  targets: Target[],
+  sizesOf: (digests: Digest[]) => Promise<Map<Digest, number>>,
+): Promise<void> {
+  const sizes = await sizesOf(targets.map((t) => t.digest));
   for (const { digest, size } of targets) {
     const stored = sizes.get(digest);
     if (stored === undefined) throw new ManifestBlobUnknownError(digest);
@@ -40,11 +43,10 @@ export function createManifestService({ driver, metadata, limits, deleteEnabled 
   // Content addressing makes cached bytes valid forever; only the memory budget evicts them.
   const cache = createByteBudgetCache<Digest>(limits.manifestCacheBytes);
 
-  function resolve(repository: RepoName, reference: Reference): ManifestRecord {
-    const record =
-      reference.kind === 'tag'
-        ? metadata.resolveTag(repository, reference.tag)
-        : metadata.findManifest(repository, reference.digest);
+  async function resolve(repository: RepoName, reference: Reference): Promise<ManifestRecord> {
+    const record = await (reference.kind === 'tag'
+      ? metadata.resolveTag(repository, reference.tag)
+      : metadata.findManifest(repository, reference.digest));
     if (!record) throw new ManifestUnknownError(describe(reference));
     return record;
   }
@@ -87,8 +89,10 @@ export function createManifestService({ driver, metadata, limits, deleteEnabled 
           computed: digest,
         });
       }
-      assertPresent(parsed.blobs, (digests) => metadata.repositoryBlobSizes(repository, digests));
-      assertPresent(parsed.manifests, (digests) => metadata.repositoryManifestSizes(repository, digests));
+      await assertPresent(parsed.blobs, (digests) => metadata.repositoryBlobSizes(repository, digests));
+      await assertPresent(parsed.manifests, (digests) =>
+        metadata.repositoryManifestSizes(repository, digests),
+      );
 
       if (!(await driver.stat(blobKey(digest)))) await driver.write(blobKey(digest), bytes);
       const record: ManifestRecord = {
@@ -99,7 +103,7 @@ export function createManifestService({ driver, metadata, limits, deleteEnabled 
         subject: parsed.subject,
         annotations: parsed.annotations,
       };
-      metadata.putManifest(
+      await metadata.putManifest(
         repository,
         record,
         { blobs: parsed.blobs.map((t) => t.digest), manifests: parsed.manifests.map((t) => t.digest) },
@@ -110,12 +114,11 @@ export function createManifestService({ driver, metadata, limits, deleteEnabled 
     },
 
     /** By digest: the manifest and its tags. By tag: the tag only (OCI dist-spec "Deleting tags"). */
-    delete(repository: RepoName, reference: Reference): void {
+    async delete(repository: RepoName, reference: Reference): Promise<void> {
       if (!deleteEnabled) throw new UnsupportedError('deletes are disabled by configuration');
-      const deleted =
-        reference.kind === 'tag'
-          ? metadata.deleteTag(repository, reference.tag)
-          : metadata.deleteManifest(repository, reference.digest);
+      const deleted = await (reference.kind === 'tag'
+        ? metadata.deleteTag(repository, reference.tag)
+        : metadata.deleteManifest(repository, reference.digest));
       if (!deleted) throw new ManifestUnknownError(describe(reference));
     },
   };

@@ -1,5 +1,7 @@
-// What the domain needs from the metadata index. src/metadata implements it on SQLite; the domain
-// depends only on this interface. Every method is one atomic operation (one transaction).
+// What the domain needs from the metadata index. src/metadata implements it (SQLite embedded; a
+// networked database behind the same interface); the domain depends only on this interface. Every
+// method is one atomic operation (one transaction), and asynchronous, so that an implementation may
+// talk to a server.
 import type { Digest, RepoName, Tag } from './references.js';
 
 export interface ManifestRecord {
@@ -42,42 +44,42 @@ export interface Page {
 
 export interface MetadataStore {
   /** The blob's size when `repository` may read it. */
-  findRepositoryBlob(repository: RepoName, digest: Digest): { size: number } | undefined;
+  findRepositoryBlob(repository: RepoName, digest: Digest): Promise<{ size: number } | undefined>;
   /** The blob's size when it is stored for any repository. */
-  findBlob(digest: Digest): { size: number } | undefined;
+  findBlob(digest: Digest): Promise<{ size: number } | undefined>;
   /** Records a verified blob and lets `repository` read it. */
-  linkBlob(repository: RepoName, digest: Digest, size: number): void;
+  linkBlob(repository: RepoName, digest: Digest, size: number): Promise<void>;
   /** Removes a repository's access to a blob; false when it had none. */
-  unlinkBlob(repository: RepoName, digest: Digest): boolean;
+  unlinkBlob(repository: RepoName, digest: Digest): Promise<boolean>;
   /** Sizes of those of `digests` that `repository` can read. */
-  repositoryBlobSizes(repository: RepoName, digests: readonly Digest[]): Map<Digest, number>;
+  repositoryBlobSizes(repository: RepoName, digests: readonly Digest[]): Promise<Map<Digest, number>>;
 
-  findManifest(repository: RepoName, digest: Digest): ManifestRecord | undefined;
-  resolveTag(repository: RepoName, tag: Tag): ManifestRecord | undefined;
+  findManifest(repository: RepoName, digest: Digest): Promise<ManifestRecord | undefined>;
+  resolveTag(repository: RepoName, tag: Tag): Promise<ManifestRecord | undefined>;
   /** Sizes of those of `digests` that are manifests of `repository`. */
-  repositoryManifestSizes(repository: RepoName, digests: readonly Digest[]): Map<Digest, number>;
+  repositoryManifestSizes(repository: RepoName, digests: readonly Digest[]): Promise<Map<Digest, number>>;
   /** Records a manifest, what it references and, when given, points `tag` at it. */
   putManifest(
     repository: RepoName,
     manifest: ManifestRecord,
     references: ManifestReferences,
     tag?: Tag,
-  ): void;
+  ): Promise<void>;
   /** Deletes a manifest with its tags and references; false when it was not there. */
-  deleteManifest(repository: RepoName, digest: Digest): boolean;
-  deleteTag(repository: RepoName, tag: Tag): boolean;
+  deleteManifest(repository: RepoName, digest: Digest): Promise<boolean>;
+  deleteTag(repository: RepoName, tag: Tag): Promise<boolean>;
 
   /** A repository exists while it holds at least one manifest (as in the catalog). */
-  repositoryExists(repository: RepoName): boolean;
+  repositoryExists(repository: RepoName): Promise<boolean>;
   /** Tags in lexical order. */
-  listTags(repository: RepoName, page: Page): Tag[];
+  listTags(repository: RepoName, page: Page): Promise<Tag[]>;
   /** Repositories holding at least one manifest, in lexical order. */
-  listRepositories(page: Page): RepoName[];
+  listRepositories(page: Page): Promise<RepoName[]>;
   /** Manifests of `repository` whose subject is `subject`, optionally of one artifact type. */
-  listReferrers(repository: RepoName, subject: Digest, artifactType?: string): ManifestRecord[];
+  listReferrers(repository: RepoName, subject: Digest, artifactType?: string): Promise<ManifestRecord[]>;
 
-  createUpload(upload: UploadRecord): void;
-  findUpload(id: string): UploadRecord | undefined;
+  createUpload(upload: UploadRecord): Promise<void>;
+  findUpload(id: string): Promise<UploadRecord | undefined>;
   /**
    * Makes `lease.holder` the upload's only writer until `lease.until` and returns the upload as it is
    * now: when no lease is held, the holder's own lease is renewed, or another holder's lease ended
@@ -85,11 +87,11 @@ export interface MetadataStore {
    * no such upload. Holders are unique per operation, so this excludes concurrent requests in one
    * process and in processes sharing the store alike.
    */
-  leaseUpload(id: string, lease: UploadLease): UploadRecord | 'busy' | undefined;
+  leaseUpload(id: string, lease: UploadLease): Promise<UploadRecord | 'busy' | undefined>;
   /** Ends `holder`'s lease; nothing happens when it no longer holds one. */
-  releaseUpload(id: string, holder: string): void;
+  releaseUpload(id: string, holder: string): Promise<void>;
   /** Records the bytes stored so far; false (and nothing changed) unless `holder` holds the lease. */
-  updateUploadSize(id: string, holder: string, size: number, updatedAt: number): boolean;
-  deleteUpload(id: string): void;
-  listUploadsUpdatedBefore(time: number): UploadRecord[];
+  updateUploadSize(id: string, holder: string, size: number, updatedAt: number): Promise<boolean>;
+  deleteUpload(id: string): Promise<void>;
+  listUploadsUpdatedBefore(time: number): Promise<UploadRecord[]>;
 }

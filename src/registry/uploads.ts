@@ -42,8 +42,8 @@ export const UPLOAD_LEASE_MS = 30_000;
 export function createUploadService({ driver, metadata, clock, newId, log }: RegistryDeps) {
   const progress = new Map<string, HashProgress>();
 
-  function find(repository: RepoName, id: string): UploadRecord {
-    const upload = UPLOAD_ID.test(id) ? metadata.findUpload(id) : undefined;
+  async function find(repository: RepoName, id: string): Promise<UploadRecord> {
+    const upload = UPLOAD_ID.test(id) ? await metadata.findUpload(id) : undefined;
     if (!upload || upload.repository !== repository) throw new BlobUploadUnknownError(id);
     return upload;
   }
@@ -66,7 +66,7 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
       const now = clock();
       return metadata.leaseUpload(id, { holder, now, until: now + UPLOAD_LEASE_MS });
     };
-    const upload = UPLOAD_ID.test(id) ? lease() : undefined;
+    const upload = UPLOAD_ID.test(id) ? await lease() : undefined;
     if (upload === 'busy') throw new BlobUploadInvalidError('another request is using this upload session');
     if (!upload) throw new BlobUploadUnknownError(id);
     // Aborts `work` when the request's signal does or when the lease is lost.
@@ -75,16 +75,15 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
     signal?.addEventListener('abort', forward, { once: true });
     if (signal?.aborted) forward();
     const renewal = setInterval(() => {
-      let renewed: ReturnType<typeof lease>;
-      try {
-        renewed = lease();
-      } catch (err) {
-        renewed = undefined;
-        log.warn({ err, upload: id }, 'could not renew an upload lease');
-      }
-      if (typeof renewed !== 'object') {
-        stop.abort(new BlobUploadInvalidError('the upload session was taken over'));
-      }
+      lease().then(
+        (renewed) => {
+          if (typeof renewed !== 'object') {
+            stop.abort(new BlobUploadInvalidError('the upload session was taken over'));
+          }
+        },
+        // The store is unreachable for now: keep writing while the lease lasts, try again next time.
+        (err: unknown) => log.warn({ err, upload: id }, 'could not renew an upload lease'),
+      );
     }, UPLOAD_LEASE_MS / 3);
     renewal.unref();
     try {
@@ -93,7 +92,7 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
     } finally {
       clearInterval(renewal);
       signal?.removeEventListener('abort', forward);
-      metadata.releaseUpload(id, holder);
+      await metadata.releaseUpload(id, holder);
     }
   }
 
@@ -116,8 +115,8 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
   }
 
   /** Records a leased upload's size; a holder that lost its lease must stop. */
-  function recordSize(upload: UploadRecord, holder: string, size: number): void {
-    if (!metadata.updateUploadSize(upload.id, holder, size, clock())) {
+  async function recordSize(upload: UploadRecord, holder: string, size: number): Promise<void> {
+    if (!(await metadata.updateUploadSize(upload.id, holder, size, clock()))) {
       throw new BlobUploadInvalidError('the upload session was taken over');
     }
   }
@@ -131,7 +130,7 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
     const stored = (await driver.stat(uploadDataKey(upload.id)))?.size ?? 0;
     if (stored === upload.size) return upload;
     progress.delete(upload.id);
-    recordSize(upload, holder, stored);
+    await recordSize(upload, holder, stored);
     return { ...upload, size: stored };
   }
 
@@ -164,11 +163,11 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
       // The hash saw bytes the object may not hold: forget it and record what was stored.
       progress.delete(upload.id);
       const stored = await driver.stat(uploadDataKey(upload.id)).catch(() => undefined);
-      recordSize(upload, holder, stored?.size ?? upload.size);
+      await recordSize(upload, holder, stored?.size ?? upload.size);
       throw sizeError ?? err;
     }
     remember(upload.id, { hash, size });
-    recordSize(upload, holder, size);
+    await recordSize(upload, holder, size);
     if (expected !== undefined && counter.bytes !== expected) {
       throw new SizeInvalidError(`Content-Range declared ${expected} bytes, body had ${counter.bytes}`);
     }
@@ -179,7 +178,7 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
   async function discard(id: string): Promise<void> {
     progress.delete(id);
     await driver.delete(uploadPrefix(id));
-    metadata.deleteUpload(id);
+    await metadata.deleteUpload(id);
   }
 
   /** Moves verified upload bytes to the blob's key (unless already stored) and links the blob. */
@@ -193,8 +192,8 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
       await driver.move(uploadDataKey(upload.id), key);
       await driver.delete(uploadPrefix(upload.id));
     }
-    metadata.linkBlob(upload.repository, digest, upload.size);
-    metadata.deleteUpload(upload.id);
+    await metadata.linkBlob(upload.repository, digest, upload.size);
+    await metadata.deleteUpload(upload.id);
     progress.delete(upload.id);
   }
 
@@ -216,10 +215,10 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
   }
 
   const service = {
-    start(repository: RepoName): UploadRecord {
+    async start(repository: RepoName): Promise<UploadRecord> {
       const now = clock();
       const upload = { id: newId(), repository, size: 0, startedAt: now, updatedAt: now };
-      metadata.createUpload(upload);
+      await metadata.createUpload(upload);
       return upload;
     },
 
@@ -257,7 +256,7 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
 
     /** POST ?digest=: the whole blob in one request. */
     async uploadWhole(repository: RepoName, digest: Digest, body: Readable, signal?: AbortSignal) {
-      const upload = service.start(repository);
+      const upload = await service.start(repository);
       try {
         return await service.complete(repository, upload.id, digest, body, signal);
       } catch (err) {
@@ -273,7 +272,7 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
     /** Deletes sessions idle since before `olderThan`, with their bytes; skips those in use. */
     async purgeStale(olderThan: number): Promise<number> {
       let purged = 0;
-      for (const upload of metadata.listUploadsUpdatedBefore(olderThan)) {
+      for (const upload of await metadata.listUploadsUpdatedBefore(olderThan)) {
         const done = await withLease(upload.repository, upload.id, undefined, async (current) => {
           if (current.updatedAt >= olderThan) return false;
           await discard(upload.id);

@@ -58,18 +58,18 @@ describe('upload sessions', () => {
   it('publishes a chunked upload only after its digest is verified', async () => {
     const { registry, driver } = setup();
     const data = randomBytes(3000);
-    const upload = registry.uploads.start(repo);
+    const upload = await registry.uploads.start(repo);
     await registry.uploads.appendChunk(repo, upload.id, Readable.from([data.subarray(0, 1000)]), {
       start: 0,
       end: 999,
     });
-    expect(() => registry.blobs.stat(repo, sha256(data))).toThrow();
+    await expect(registry.blobs.stat(repo, sha256(data))).rejects.toThrow();
     await registry.uploads.appendChunk(repo, upload.id, Readable.from([data.subarray(1000)]), {
       start: 1000,
       end: 2999,
     });
     await registry.uploads.complete(repo, upload.id, sha256(data));
-    expect(registry.blobs.stat(repo, sha256(data))).toEqual({ size: 3000 });
+    expect(await registry.blobs.stat(repo, sha256(data))).toEqual({ size: 3000 });
     expect((await readAll(await streamOf(registry.blobs.open(repo, sha256(data))))).equals(data)).toBe(true);
     const leftovers = [];
     for await (const o of driver.list('uploads/')) leftovers.push(o);
@@ -79,17 +79,17 @@ describe('upload sessions', () => {
   it('resumes an upload after a restart by re-hashing the stored bytes', async () => {
     const { driver, metadata, registry } = setup();
     const data = randomBytes(5000);
-    const upload = registry.uploads.start(repo);
+    const upload = await registry.uploads.start(repo);
     await registry.uploads.appendChunk(repo, upload.id, Readable.from([data.subarray(0, 2000)]));
     const restarted = registryOver(driver, metadata);
-    expect(restarted.uploads.status(repo, upload.id).size).toBe(2000);
+    expect((await restarted.uploads.status(repo, upload.id)).size).toBe(2000);
     await restarted.uploads.complete(repo, upload.id, sha256(data), Readable.from([data.subarray(2000)]));
-    expect(restarted.blobs.stat(repo, sha256(data))).toEqual({ size: 5000 });
+    expect(await restarted.blobs.stat(repo, sha256(data))).toEqual({ size: 5000 });
   });
 
   it('refuses a chunk that does not start at the current offset, and keeps the session', async () => {
     const { registry } = setup();
-    const upload = registry.uploads.start(repo);
+    const upload = await registry.uploads.start(repo);
     await registry.uploads.appendChunk(repo, upload.id, Readable.from([Buffer.from('abcd')]), {
       start: 0,
       end: 3,
@@ -97,18 +97,18 @@ describe('upload sessions', () => {
     await expect(
       registry.uploads.appendChunk(repo, upload.id, Readable.from([Buffer.from('xy')]), { start: 2, end: 3 }),
     ).rejects.toBeInstanceOf(ChunkOutOfOrderError);
-    expect(registry.uploads.status(repo, upload.id).size).toBe(4);
+    expect((await registry.uploads.status(repo, upload.id)).size).toBe(4);
   });
 
   it('drops the session and publishes nothing when the digest does not match', async () => {
     const { registry, driver } = setup();
-    const upload = registry.uploads.start(repo);
+    const upload = await registry.uploads.start(repo);
     const wrong = sha256(Buffer.from('something else'));
     await expect(
       registry.uploads.complete(repo, upload.id, wrong, Readable.from([Buffer.from('payload')])),
     ).rejects.toBeInstanceOf(DigestInvalidError);
-    expect(() => registry.uploads.status(repo, upload.id)).toThrow();
-    expect(() => registry.blobs.stat(repo, sha256(Buffer.from('payload')))).toThrow();
+    await expect(registry.uploads.status(repo, upload.id)).rejects.toThrow();
+    await expect(registry.blobs.stat(repo, sha256(Buffer.from('payload')))).rejects.toThrow();
     const keys = [];
     for await (const o of driver.list('')) keys.push(o.key);
     expect(keys).toEqual([]);
@@ -119,13 +119,13 @@ describe('upload sessions', () => {
     const driver = createMemoryDriver();
     const metadata = createSqliteMetadataStore(openDatabase(':memory:'));
     const registry = registryOver(driver, metadata, () => now);
-    const stale = registry.uploads.start(repo);
+    const stale = await registry.uploads.start(repo);
     await registry.uploads.appendChunk(repo, stale.id, Readable.from([Buffer.from('old')]));
     now = 5_000;
-    const fresh = registry.uploads.start(repo);
+    const fresh = await registry.uploads.start(repo);
     expect(await registry.uploads.purgeStale(2_000)).toBe(1);
-    expect(() => registry.uploads.status(repo, stale.id)).toThrow();
-    expect(registry.uploads.status(repo, fresh.id).size).toBe(0);
+    await expect(registry.uploads.status(repo, stale.id)).rejects.toThrow();
+    expect((await registry.uploads.status(repo, fresh.id)).size).toBe(0);
     expect(await driver.stat(`uploads/${stale.id}/data`)).toBeUndefined();
   });
 });
@@ -144,7 +144,7 @@ describe('one writer per upload session', () => {
 
   it('refuses to cancel, complete or append while a PATCH is still writing, then lets the next one in', async () => {
     const { registry, driver } = setup();
-    const upload = registry.uploads.start(repo);
+    const upload = await registry.uploads.start(repo);
     const body = new PassThrough();
     const patching = registry.uploads.appendChunk(repo, upload.id, body);
     body.write(Buffer.from('first half,'));
@@ -165,21 +165,21 @@ describe('one writer per upload session', () => {
 
   it('leaves neither a record nor bytes when a cancel wins, and a later PATCH finds no session', async () => {
     const { registry, driver, metadata } = setup();
-    const upload = registry.uploads.start(repo);
+    const upload = await registry.uploads.start(repo);
     await registry.uploads.appendChunk(repo, upload.id, Readable.from([Buffer.from('abc')]));
     await registry.uploads.cancel(repo, upload.id);
     await expect(
       registry.uploads.appendChunk(repo, upload.id, Readable.from([Buffer.from('def')])),
     ).rejects.toBeInstanceOf(BlobUploadUnknownError);
-    expect(metadata.findUpload(upload.id)).toBeUndefined();
+    expect(await metadata.findUpload(upload.id)).toBeUndefined();
     expect(await uploadKeys(driver)).toEqual([]);
   });
 
   it('waits out the lease of a holder that died, then takes over', async () => {
     let now = 1_000;
     const { registry, metadata } = setup(() => now);
-    const upload = registry.uploads.start(repo);
-    metadata.leaseUpload(upload.id, { holder: 'killed-replica', now, until: now + UPLOAD_LEASE_MS });
+    const upload = await registry.uploads.start(repo);
+    await metadata.leaseUpload(upload.id, { holder: 'killed-replica', now, until: now + UPLOAD_LEASE_MS });
     await expect(
       registry.uploads.appendChunk(repo, upload.id, Readable.from([Buffer.from('abc')])),
     ).rejects.toBeInstanceOf(BlobUploadInvalidError);
@@ -191,14 +191,14 @@ describe('one writer per upload session', () => {
 
   it('adopts bytes a dead holder stored past the recorded size instead of appending after them', async () => {
     const { registry, driver } = setup();
-    const upload = registry.uploads.start(repo);
+    const upload = await registry.uploads.start(repo);
     await registry.uploads.appendChunk(repo, upload.id, Readable.from([Buffer.from('abc')]));
     // A replica killed mid-append: its bytes reached storage, its size never reached the record.
     await driver.append(`uploads/${upload.id}/data`, Readable.from([Buffer.from('de')]));
     await expect(
       registry.uploads.appendChunk(repo, upload.id, Readable.from([Buffer.from('f')]), { start: 3, end: 3 }),
     ).rejects.toBeInstanceOf(ChunkOutOfOrderError);
-    expect(registry.uploads.status(repo, upload.id).size).toBe(5);
+    expect((await registry.uploads.status(repo, upload.id)).size).toBe(5);
     // Publishing 'abc' + tail under the digest of 'abc' alone would be a corrupt blob.
     const wrong = sha256(Buffer.from('abcf'));
     const right = sha256(Buffer.from('abcdef'));
@@ -209,7 +209,7 @@ describe('one writer per upload session', () => {
     await expect(registry.uploads.complete(repo, upload.id, wrong)).rejects.toBeInstanceOf(
       DigestInvalidError,
     );
-    const again = registry.uploads.start(repo);
+    const again = await registry.uploads.start(repo);
     await registry.uploads.appendChunk(repo, again.id, Readable.from([Buffer.from('abc')]));
     await driver.append(`uploads/${again.id}/data`, Readable.from([Buffer.from('de')]));
     await registry.uploads.complete(repo, again.id, right, Readable.from([Buffer.from('f')]));
@@ -220,7 +220,7 @@ describe('one writer per upload session', () => {
   it('does not purge a session that a request is writing to', async () => {
     let now = 1_000;
     const { registry, driver } = setup(() => now);
-    const upload = registry.uploads.start(repo);
+    const upload = await registry.uploads.start(repo);
     const body = new PassThrough();
     const patching = registry.uploads.appendChunk(repo, upload.id, body);
     body.write(Buffer.from('slow client'));

@@ -11,7 +11,7 @@ export function blobHandlers(registry: Registry) {
     async get(ctx: Context) {
       const repository = repoName(ctx);
       const digest = digestParam(ctx);
-      const { size } = registry.blobs.stat(repository, digest);
+      const { size } = await registry.blobs.stat(repository, digest);
       ctx.set('Docker-Content-Digest', digest);
       ctx.set('Accept-Ranges', 'bytes');
       ctx.set('ETag', `"${digest}"`);
@@ -50,8 +50,8 @@ export function blobHandlers(registry: Registry) {
     },
 
     /** DELETE /v2/<name>/blobs/<digest>: unlinks the blob from the repository. */
-    delete(ctx: Context) {
-      registry.blobs.delete(repoName(ctx), digestParam(ctx));
+    async delete(ctx: Context) {
+      await registry.blobs.delete(repoName(ctx), digestParam(ctx));
       respondEmpty(ctx, 202);
     },
   };

@@ -13,26 +13,26 @@ function setNextLink(ctx: Context, listing: Listing<string>, limit: number | und
 export function discoveryHandlers(registry: Registry) {
   return {
     /** GET /v2/<name>/tags/list?n=&last= (lexical order, Link header when truncated). */
-    tags(ctx: Context) {
+    async tags(ctx: Context) {
       const repository = repoName(ctx);
       const requested = page(ctx);
-      const listing = registry.discovery.tags(repository, requested);
+      const listing = await registry.discovery.tags(repository, requested);
       setNextLink(ctx, listing, requested.limit);
       ctx.body = { name: repository, tags: listing.items };
     },
 
     /** GET /v2/_catalog?n=&last= */
-    catalog(ctx: Context) {
+    async catalog(ctx: Context) {
       const requested = page(ctx);
-      const listing = registry.discovery.catalog(requested, authState(ctx).readable);
+      const listing = await registry.discovery.catalog(requested, authState(ctx).readable);
       setNextLink(ctx, listing, requested.limit);
       ctx.body = { repositories: listing.items };
     },
 
     /** GET /v2/<name>/referrers/<digest>?artifactType= (OCI dist-spec v1.1 "Listing Referrers"). */
-    referrers(ctx: Context) {
+    async referrers(ctx: Context) {
       const artifactType = queryValue(ctx, 'artifactType');
-      const index = registry.discovery.referrers(repoName(ctx), digestParam(ctx), artifactType);
+      const index = await registry.discovery.referrers(repoName(ctx), digestParam(ctx), artifactType);
       if (artifactType !== undefined) ctx.set('OCI-Filters-Applied', 'artifactType');
       ctx.type = index.mediaType;
       ctx.body = JSON.stringify(index);

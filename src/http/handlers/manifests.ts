@@ -36,7 +36,7 @@ export function manifestHandlers(registry: Registry, manifestMaxBytes: number) {
     async get(ctx: Context) {
       const repository = repoName(ctx);
       const ref = reference(ctx);
-      const record = registry.manifests.head(repository, ref);
+      const record = await registry.manifests.head(repository, ref);
       assertAcceptable(ctx, record);
       setManifestHeaders(ctx, record);
       if (ifNoneMatchHits(ctx.get('If-None-Match'), record.digest)) {
@@ -59,8 +59,8 @@ export function manifestHandlers(registry: Registry, manifestMaxBytes: number) {
     },
 
     /** DELETE by digest removes the manifest and its tags; by tag, only the tag. */
-    delete(ctx: Context) {
-      registry.manifests.delete(repoName(ctx), reference(ctx));
+    async delete(ctx: Context) {
+      await registry.manifests.delete(repoName(ctx), reference(ctx));
       respondEmpty(ctx, 202);
     },
   };

@@ -37,7 +37,12 @@ export function uploadHandlers(registry: Registry) {
         // With access control on, only a named source that was authorized may be mounted from.
         const sourceRequired = authState(ctx).readable !== undefined;
         if (
-          registry.blobs.mount(repository, digest, from ? parseRepoName(from) : undefined, sourceRequired)
+          await registry.blobs.mount(
+            repository,
+            digest,
+            from ? parseRepoName(from) : undefined,
+            sourceRequired,
+          )
         ) {
           respondBlobCreated(ctx, repository, digest);
           return;
@@ -54,12 +59,12 @@ export function uploadHandlers(registry: Registry) {
         respondBlobCreated(ctx, repository, result.digest);
         return;
       }
-      respondUploadInProgress(ctx, registry.uploads.start(repository), 202);
+      respondUploadInProgress(ctx, await registry.uploads.start(repository), 202);
     },
 
     /** GET /v2/<name>/blobs/uploads/<id>: progress of a session (204 with Range). */
-    status(ctx: Context) {
-      respondUploadInProgress(ctx, registry.uploads.status(repoName(ctx), uploadId(ctx)), 204);
+    async status(ctx: Context) {
+      respondUploadInProgress(ctx, await registry.uploads.status(repoName(ctx), uploadId(ctx)), 204);
     },
 
     /** PATCH: a chunk with Content-Range, or (without it) a streamed body, as docker sends. */
