@@ -237,17 +237,21 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
       );
     },
 
-    /** PUT ?digest=: appends an optional last chunk, verifies the digest and publishes the blob. */
+    /**
+     * PUT ?digest=: appends an optional last chunk (at its Content-Range, when given: 416 out of
+     * order, as for PATCH), verifies the digest and publishes the blob.
+     */
     async complete(
       repository: RepoName,
       id: string,
       digest: Digest,
       body?: Readable,
       signal?: AbortSignal,
+      range?: ChunkRange,
     ): Promise<{ digest: Digest; size: number }> {
       return withLease(repository, id, signal, async (leased, holder, leasedSignal) => {
         const stored = await reconcile(leased, holder);
-        const upload = body ? await append(stored, holder, body, undefined, leasedSignal) : stored;
+        const upload = body ? await append(stored, holder, body, range, leasedSignal) : stored;
         await verify(upload, digest);
         await publish(upload, digest);
         return { digest, size: upload.size };

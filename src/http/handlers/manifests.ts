@@ -6,7 +6,7 @@ import type { ManifestRecord } from '../../registry/metadata-store.js';
 import type { Registry } from '../../registry/registry.js';
 import { readCappedBody } from '../body.js';
 import { acceptedMediaTypes, ifNoneMatchHits } from '../headers.js';
-import { reference, repoName } from '../params.js';
+import { existingReference, reference, repoName } from '../params.js';
 
 /**
  * A client that lists media types but none matching a stored index cannot use it (Distribution
@@ -35,7 +35,7 @@ export function manifestHandlers(registry: Registry, manifestMaxBytes: number) {
     /** GET/HEAD /v2/<name>/manifests/<reference>: the exact stored bytes, with ETag support. */
     async get(ctx: Context) {
       const repository = repoName(ctx);
-      const ref = reference(ctx);
+      const ref = existingReference(ctx);
       const record = await registry.manifests.head(repository, ref);
       assertAcceptable(ctx, record);
       setManifestHeaders(ctx, record);
@@ -60,7 +60,7 @@ export function manifestHandlers(registry: Registry, manifestMaxBytes: number) {
 
     /** DELETE by digest removes the manifest and its tags; by tag, only the tag. */
     async delete(ctx: Context) {
-      await registry.manifests.delete(repoName(ctx), reference(ctx));
+      await registry.manifests.delete(repoName(ctx), existingReference(ctx));
       respondEmpty(ctx, 202);
     },
   };

@@ -85,12 +85,14 @@ export function uploadHandlers(registry: Registry) {
       const repository = repoName(ctx);
       const digest = requiredDigestQuery(ctx);
       const body = hasBody(ctx.req) ? ctx.req : undefined;
+      const range = body ? parseContentRange(ctx.get('Content-Range') || undefined) : undefined;
       const result = await registry.uploads.complete(
         repository,
         uploadId(ctx),
         digest,
         body,
         abortSignalFor(ctx.req),
+        range,
       );
       respondBlobCreated(ctx, repository, result.digest);
     },

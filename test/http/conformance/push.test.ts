@@ -8,6 +8,7 @@ import {
   expectJsonIfBody,
   randomBlob,
   sha256,
+  sha512,
   uniqueRepo,
   withQuery,
 } from './support/client.js';
@@ -252,6 +253,30 @@ describe('push: streamed and chunked blob upload', () => {
     });
     expect(put.status, explain(put)).toBe(201);
     await expectBlob(repo, sha256(data), data);
+  });
+
+  // distribution-spec main: a closing PUT may answer 416 too (distribution-spec#593).
+  it.each([
+    ['sha256', sha256],
+    ['sha512', sha512],
+  ])('a closing PUT whose chunk is out of order answers 416 BLOB_UPLOAD_INVALID (%s)', async (_alg, hash) => {
+    const c = reg.client;
+    const repo = uniqueRepo('push-ooo-put');
+    const data = randomBlob(20);
+    const location = await c.startUpload(repo, { 'Content-Length': '0' });
+    const early = await c.request('PATCH', location, {
+      headers: { ...OCTET, 'Content-Range': '10-19' },
+      body: data.subarray(10),
+    });
+    expect(early.status, explain(early)).toBe(416);
+    const put = await c.request('PUT', withQuery(location, { digest: hash(data) }), {
+      headers: { ...OCTET, 'Content-Range': '10-19' },
+      body: data.subarray(10),
+    });
+    expectError(put, 416, 'BLOB_UPLOAD_INVALID');
+    const status = await c.get(location);
+    expect(status.status, explain(status)).toBe(204);
+    expect(status.headers.get('range'), explain(status)).toBe('0-0');
   });
 
   it('the upload URL can be reused across requests (GET status twice, then PUT)', async () => {

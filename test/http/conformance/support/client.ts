@@ -73,6 +73,10 @@ export function sha256(data: Buffer | string): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
 
+export function sha512(data: Buffer | string): string {
+  return `sha512:${createHash('sha512').update(data).digest('hex')}`;
+}
+
 export function randomBlob(size = 64): Buffer {
   return randomBytes(size);
 }
