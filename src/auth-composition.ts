@@ -97,6 +97,7 @@ export async function composeAuth(
   });
   const verifier = createTokenVerifier({
     own: { key, issuer: auth.issuer, service: auth.service },
+    accounts,
     trusted: auth.trustedIssuers.map((trusted) =>
       createTrustedIssuer(trusted, {
         defaultService: auth.service,
@@ -121,7 +122,6 @@ export async function composeAuth(
   const authorizer = createTokenAuthorizer({
     verifier,
     policy,
-    accounts,
     service: auth.service,
     realm: auth.realm,
     log,

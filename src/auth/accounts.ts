@@ -8,6 +8,10 @@
 // and user names and namespace names then share one space (neither may take the other's name).
 // Errors are AccountError subclasses (src/auth/errors.ts). Nothing here caches: every call reads the
 // store, so changes made by the CLI in another process take effect at once.
+// An account's createdAt tells it from an earlier account of the same name (tokens carry it, see
+// tokens.ts), so creation stamps never repeat within a service: when the clock has not moved past the
+// last stamp made or deleted here (a robot deleted and re-created within a millisecond), the next
+// millisecond is used. In another process (the CLI) the clock has long moved on.
 import { NAME_COMPONENT } from '../registry/references.js';
 import {
   AccountNotFoundError,
@@ -122,6 +126,13 @@ function publicView({ secretHash: _secretHash, ...account }: StoredAccount): Acc
 }
 
 export function createAccountService({ store, clock, personalNamespaces }: AccountServiceDeps) {
+  let lastStamp = Number.NEGATIVE_INFINITY;
+  /** A creation time later than every account created or deleted through this service. */
+  function creationStamp(): number {
+    lastStamp = Math.max(clock(), lastStamp + 1);
+    return lastStamp;
+  }
+
   function requireAccount(name: string): StoredAccount {
     const account = store.getAccount(name);
     if (!account) throw new AccountNotFoundError(name);
@@ -195,7 +206,7 @@ export function createAccountService({ store, clock, personalNamespaces }: Accou
       admin: options.admin ?? false,
       credentialVersion: 1,
       description: options.description ?? null,
-      createdAt: clock(),
+      createdAt: creationStamp(),
       secretHash: await hashPassword(password),
     };
     // Re-checked after the await: another writer may have taken the name meanwhile.
@@ -238,6 +249,7 @@ export function createAccountService({ store, clock, personalNamespaces }: Accou
         const account = requireAccount(name);
         refuseLastAdmin(account);
         store.deleteAccount(name);
+        lastStamp = Math.max(lastStamp, account.createdAt);
         if (personalNamespaces && account.kind === 'user') store.deleteNamespace(name);
       });
     },
@@ -269,7 +281,7 @@ export function createAccountService({ store, clock, personalNamespaces }: Accou
         admin: false,
         credentialVersion: 1,
         description: options.description ?? null,
-        createdAt: clock(),
+        createdAt: creationStamp(),
         secretHash: hashRobotSecret(secret),
       };
       store.transaction(() => {
@@ -352,7 +364,7 @@ export function createAccountService({ store, clock, personalNamespaces }: Accou
               admin: false,
               credentialVersion: 1,
               description: null,
-              createdAt: clock(),
+              createdAt: creationStamp(),
               secretHash: hash,
             });
             (added ? result.added : result.skipped).push(name);

@@ -2,7 +2,9 @@
 // htpasswd file): a password verified in the last minute passes at once (verified-logins.ts), else
 // the login limits apply (login-throttle.ts, 429 when exceeded), then the slow check runs under the
 // check limiter (check-limiter.ts), shared by concurrent logins with the same credentials; the
-// outcome is counted and logged (account and address, never the password).
+// outcome is counted and logged (account and address, never the password). Every successful login,
+// remembered or checked, makes its address a known one for the account, where strangers' failures
+// do not lock it (login-throttle.ts).
 import type { Logger } from '../registry/deps.js';
 import { TooManyRequestsError } from '../registry/errors.js';
 import type { CheckLimiter } from './check-limiter.js';
@@ -42,10 +44,13 @@ export function createLoginGate({ throttle, checks, log, clock }: LoginGateDeps)
     /** Whether `verify` (the slow check) accepts the password; throws TooManyRequestsError. */
     async login(details: LoginAttemptDetails, verify: () => Promise<boolean>): Promise<boolean> {
       const { name, password, source, stamp, signal } = details;
+      const attempt = { account: details.perAccount ? name : undefined, source };
       // A guess that matches a remembered login is the password itself: no throttling, so others'
       // failures cannot lock its owner out.
-      if (verified.recall(name, password, stamp)) return true;
-      const attempt = { account: details.perAccount ? name : undefined, source };
+      if (verified.recall(name, password, stamp)) {
+        throttle.recordSuccess(attempt);
+        return true;
+      }
       const wait = throttle.retryAfterSeconds(attempt);
       if (wait > 0) {
         log.warn(

@@ -3,6 +3,13 @@
 //   resourcescope := resourcetype ":" resourcename ":" action [ ',' action ]*
 // A resource name may itself hold ':' (a registry host with a port), so the type ends at the first
 // ':' and the actions start after the last one. `repository(plugin)`-style classes are kept as typed.
+// Requests are parsed leniently, like CNCF Distribution's token server (ResolveScopeSpecifiers logs and
+// skips what it cannot parse): a malformed scope, or a `repository` scope whose name the registry
+// would refuse (parseRepoName: `team-a/../team-b/secret`, upper case, a host and port), is dropped, so
+// the token grants nothing on it, and the rest of the request is answered. The registry answers such a
+// name with 400 NAME_INVALID anyway.
+import { NameInvalidError } from '../registry/errors.js';
+import { parseRepoName } from '../registry/references.js';
 
 export type RepositoryAction = 'pull' | 'push' | 'delete';
 
@@ -24,14 +31,33 @@ export const catalogAccess: Access = { type: 'registry', name: 'catalog', action
 /** Required of a Bearer token by the management API (/api/v1), on top of the account's own rights. */
 export const managementAccess: Access = { type: 'registry', name: 'management', actions: ['*'] };
 
-/** Parses one or more scope strings (each may hold several space-separated scopes); drops malformed ones. */
-export function parseScopes(values: readonly string[]): Access[] {
+export interface ParsedScopes {
+  access: Access[];
+  /** Scopes dropped as malformed or naming a repository the registry would refuse, as sent. */
+  ignored: string[];
+}
+
+function isRepositoryName(name: string): boolean {
+  try {
+    parseRepoName(name);
+    return true;
+  } catch (err) {
+    if (err instanceof NameInvalidError) return false;
+    throw err;
+  }
+}
+
+/** Parses one or more scope strings (each may hold several space-separated scopes), keeping what it dropped. */
+export function parseScopeList(values: readonly string[]): ParsedScopes {
   const parsed: Access[] = [];
+  const ignored: string[] = [];
   for (const value of values) {
     for (const item of value.split(' ')) {
+      if (item === '') continue;
       const first = item.indexOf(':');
       const last = item.lastIndexOf(':');
-      if (first <= 0 || last <= first + 1 || last === item.length - 1) continue;
+      const type = item.slice(0, first);
+      const name = item.slice(first + 1, last);
       const actions = [
         ...new Set(
           item
@@ -40,11 +66,17 @@ export function parseScopes(values: readonly string[]): Access[] {
             .filter(Boolean),
         ),
       ];
-      if (actions.length > 0)
-        parsed.push({ type: item.slice(0, first), name: item.slice(first + 1, last), actions });
+      const wellFormed = first > 0 && last > first + 1 && actions.length > 0;
+      if (!wellFormed || (type === 'repository' && !isRepositoryName(name))) ignored.push(item);
+      else parsed.push({ type, name, actions });
     }
   }
-  return mergeAccess(parsed);
+  return { access: mergeAccess(parsed), ignored };
+}
+
+/** Parses one or more scope strings; drops malformed ones and invalid repository names (see above). */
+export function parseScopes(values: readonly string[]): Access[] {
+  return parseScopeList(values).access;
 }
 
 export function formatScope(access: readonly Access[]): string {

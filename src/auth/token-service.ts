@@ -6,7 +6,7 @@ import type { Logger } from '../registry/deps.js';
 import type { LoginGate } from './login-gate.js';
 import { ANONYMOUS, principalOf, subjectOf, type Account, type Principal } from './model.js';
 import type { AccessPolicy } from './policy.js';
-import { formatScope, missing, parseScopes, type Access } from './scope.js';
+import { formatScope, missing, parseScopeList, type Access } from './scope.js';
 import { InvalidTokenError, type TokenIssuer, type TokenVerifier } from './tokens.js';
 
 export type TokenGrant =
@@ -139,7 +139,20 @@ export function createTokenService(deps: TokenServiceDeps) {
       ) {
         throw new UnauthorizedError('the account parameter does not match the credentials');
       }
-      const requested = parseScopes(request.scopes);
+      // Asking for more than allowed is not an error (token.md); a scope naming a repository the
+      // registry would refuse grants nothing and is logged, like a malformed one (scope.ts).
+      const { access: requested, ignored } = parseScopeList(request.scopes);
+      if (ignored.length > 0) {
+        log.info(
+          {
+            event: 'scope ignored',
+            account: subjectOf(principal) || '(anonymous)',
+            source: request.source,
+            ignored: ignored.slice(0, 10).map((item) => item.slice(0, 300)),
+          },
+          'malformed scopes or invalid repository names ignored',
+        );
+      }
       const access = deps.policy.grant(principal, requested).filter((a) => a.actions.length > 0);
       const refused = missing(access, requested);
       if (refused.length > 0) {
@@ -153,7 +166,7 @@ export function createTokenService(deps: TokenServiceDeps) {
           'token grants less than requested',
         );
       }
-      const issued = deps.issuer.issueAccess(subjectOf(principal), access);
+      const issued = deps.issuer.issueAccess(account, access);
       log.info(
         {
           event: 'token issued',

@@ -2,8 +2,13 @@
 // nbf, iat, jti and the `access` claim; refresh tokens (offline_token / OAuth2 refresh_token) carry
 // `token_use: "refresh"`, the account's credential version and creation time, so a new password, a
 // rotated secret, or deleting the account (even if one of the same name is made later) voids them.
+// An access token for an account also carries its creation time (`ca`, a claim CNCF Distribution
+// ignores): Berth accepts one of its own access tokens only while the account it names is the very
+// account it was issued to, so deleting an account voids its tokens even if the name is taken again.
+// Anonymous tokens (`sub: ""`) carry no `ca`.
 import jwt from 'jsonwebtoken';
 import type { KeyObject } from 'node:crypto';
+import type { Account } from './model.js';
 import type { Access } from './scope.js';
 import type { SigningKey } from './signing-key.js';
 import { algorithmsFor } from './signing-key.js';
@@ -25,6 +30,9 @@ export interface RefreshSubject {
   createdAt: number;
 }
 
+/** The account an access token speaks for: its name and creation time tell it from a later namesake. */
+export type AccessSubject = Pick<Account, 'name' | 'createdAt'>;
+
 export interface IssuedToken {
   token: string;
   expiresIn: number;
@@ -38,19 +46,23 @@ export function createTokenIssuer(options: TokenIssuerOptions) {
   const sign = (payload: object) =>
     jwt.sign(payload, key.privateKey, { algorithm: key.algorithm, keyid: key.keyId });
   return {
-    /** An access token granting exactly `access` (already intersected with what `subject` may do). */
-    issueAccess(subject: string, access: readonly Access[]): IssuedToken {
+    /**
+     * An access token granting exactly `access` (already intersected with what the account may do),
+     * for `account`, or for anonymous callers when it is undefined.
+     */
+    issueAccess(account: AccessSubject | undefined, access: readonly Access[]): IssuedToken {
       const now = clock();
       const iat = seconds(now);
       const token = sign({
         iss: issuer,
-        sub: subject,
+        sub: account?.name ?? '',
         aud: service,
         exp: iat + options.accessTtlSeconds,
         nbf: iat,
         iat,
         jti: newId(),
         access,
+        ...(account ? { ca: account.createdAt } : {}),
       });
       return { token, expiresIn: options.accessTtlSeconds, issuedAt: new Date(now) };
     },
@@ -98,11 +110,21 @@ export interface VerifiedAccessToken {
   /** Issued by Berth itself (not a trusted external issuer). */
   own: boolean;
   expiresAt: number;
+  /**
+   * One of Berth's own tokens for an account: that account, as it is now (looked up on every
+   * verification, never cached with the token). Undefined for anonymous and external tokens.
+   */
+  account?: Account;
 }
+
+/** The verified claims of a token, remembered until it expires. */
+type VerifiedClaims = Omit<VerifiedAccessToken, 'account'> & { accountCreatedAt?: number };
 
 export interface TokenVerifierOptions {
   own: { key: SigningKey; issuer: string; service: string };
   trusted: readonly TrustedIssuer[];
+  /** The account directory: an own token counts only while the account it was issued to exists. */
+  accounts: { getAccount(name: string): Account | undefined };
   clockSkewSeconds: number;
   clock: () => number;
   /** Verified tokens remembered until they expire, so each is checked cryptographically once. */
@@ -127,7 +149,7 @@ function isAccessList(value: unknown): value is Access[] {
 export function createTokenVerifier(options: TokenVerifierOptions) {
   const { own, trusted, clock } = options;
   const cacheSize = options.cacheSize ?? 10_000;
-  const cache = new Map<string, VerifiedAccessToken>();
+  const cache = new Map<string, VerifiedClaims>();
 
   function verifyWith(
     token: string,
@@ -167,38 +189,62 @@ export function createTokenVerifier(options: TokenVerifierOptions) {
     return verifyWith(token, [own.key.publicKey], own.issuer, own.service);
   }
 
-  return {
-    /** Verifies a Bearer token presented to the registry; throws InvalidTokenError. */
-    async verifyAccess(token: string): Promise<VerifiedAccessToken> {
-      const cached = cache.get(token);
-      if (cached && cached.expiresAt + options.clockSkewSeconds * 1000 > clock()) return cached;
-      if (cached) cache.delete(token);
+  /** The claims plus the account an own token names, which must be the one it was issued to. */
+  function withAccount(claims: VerifiedClaims): VerifiedAccessToken {
+    const { accountCreatedAt, ...verified } = claims;
+    if (!verified.own || verified.subject === '') return verified;
+    const account = options.accounts.getAccount(verified.subject);
+    if (!account) throw new InvalidTokenError('the token names an account that no longer exists');
+    if (account.createdAt !== accountCreatedAt) {
+      throw new InvalidTokenError("the token's account was deleted");
+    }
+    return { ...verified, account };
+  }
 
-      const { kid, iss } = decodeUnverified(token);
-      let payload: jwt.JwtPayload;
-      let ownToken = false;
-      if (iss === own.issuer) {
-        payload = requireOwn(token);
-        ownToken = true;
-      } else {
-        const external = trusted.find((t) => t.issuer === iss);
-        if (!external) throw new InvalidTokenError('token from an untrusted issuer');
-        payload = verifyWith(token, await external.keysFor(kid), external.issuer, external.service);
-      }
-      if (payload.token_use !== undefined) throw new InvalidTokenError('not an access token');
-      if (typeof payload.exp !== 'number') throw new InvalidTokenError('token has no expiry');
-      const access = payload.access ?? [];
-      if (!isAccessList(access)) throw new InvalidTokenError('malformed access claim');
-      const verified: VerifiedAccessToken = {
-        issuer: payload.iss ?? '',
-        subject: payload.sub ?? '',
-        access,
-        own: ownToken,
-        expiresAt: payload.exp * 1000,
-      };
-      if (cache.size >= cacheSize) cache.delete(cache.keys().next().value as string);
-      cache.set(token, verified);
-      return verified;
+  async function verifyClaims(token: string): Promise<VerifiedClaims> {
+    const cached = cache.get(token);
+    if (cached && cached.expiresAt + options.clockSkewSeconds * 1000 > clock()) return cached;
+    if (cached) cache.delete(token);
+
+    const { kid, iss } = decodeUnverified(token);
+    let payload: jwt.JwtPayload;
+    let ownToken = false;
+    if (iss === own.issuer) {
+      payload = requireOwn(token);
+      ownToken = true;
+    } else {
+      const external = trusted.find((t) => t.issuer === iss);
+      if (!external) throw new InvalidTokenError('token from an untrusted issuer');
+      payload = verifyWith(token, await external.keysFor(kid), external.issuer, external.service);
+    }
+    if (payload.token_use !== undefined) throw new InvalidTokenError('not an access token');
+    if (typeof payload.exp !== 'number') throw new InvalidTokenError('token has no expiry');
+    const access = payload.access ?? [];
+    if (!isAccessList(access)) throw new InvalidTokenError('malformed access claim');
+    const subject = payload.sub ?? '';
+    if (ownToken && subject !== '' && typeof payload.ca !== 'number') {
+      throw new InvalidTokenError("the token does not name its account's creation time");
+    }
+    const verified: VerifiedClaims = {
+      issuer: payload.iss ?? '',
+      subject,
+      access,
+      own: ownToken,
+      expiresAt: payload.exp * 1000,
+      ...(ownToken && subject !== '' ? { accountCreatedAt: payload.ca as number } : {}),
+    };
+    if (cache.size >= cacheSize) cache.delete(cache.keys().next().value as string);
+    cache.set(token, verified);
+    return verified;
+  }
+
+  return {
+    /**
+     * Verifies a Bearer token presented to the registry; throws InvalidTokenError. The signature and
+     * claims are checked once per token (then cached); the account an own token names, every time.
+     */
+    async verifyAccess(token: string): Promise<VerifiedAccessToken> {
+      return withAccount(await verifyClaims(token));
     },
 
     /** Verifies one of Berth's refresh tokens; throws InvalidTokenError. */

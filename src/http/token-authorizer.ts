@@ -1,10 +1,12 @@
 // `auth.mode: token`: every registry request carries a Bearer JWT from Berth's token service (or a
 // trusted issuer) whose access claim covers the route's requirements (Docker token spec).
 // - no token: 401 with a Bearer challenge naming the scope to ask for;
-// - a bad token (tampered, expired, another service or issuer, alg none): 401 error="invalid_token";
+// - a bad token (tampered, expired, another service or issuer, alg none, or one of Berth's own tokens
+//   whose account was deleted, even if an account of the same name exists now): 401
+//   error="invalid_token";
 // - a good token that lacks the scope: 401 error="insufficient_scope" when the caller could get it by
 //   asking (or is anonymous, so the client should log in); 403 DENIED when the account may not.
-import { ANONYMOUS, principalOf, type Account, type Principal } from '../auth/model.js';
+import { ANONYMOUS, principalOf, type Principal } from '../auth/model.js';
 import type { AccessPolicy } from '../auth/policy.js';
 import { covers, formatScope, missing } from '../auth/scope.js';
 import { InvalidTokenError, type TokenVerifier, type VerifiedAccessToken } from '../auth/tokens.js';
@@ -17,7 +19,6 @@ import { clientAddress, presentedCredentials } from './credentials.js';
 export interface TokenAuthorizerDeps {
   verifier: TokenVerifier;
   policy: AccessPolicy;
-  accounts: { getAccount(name: string): Account | undefined };
   service: string;
   /** auth.realm; null derives it from each request. */
   realm: string | null;
@@ -27,12 +28,10 @@ export interface TokenAuthorizerDeps {
 export function createTokenAuthorizer(deps: TokenAuthorizerDeps): Authorizer {
   const { verifier, policy, log } = deps;
 
+  /** The verifier has checked that an own token's account is the one it was issued to. */
   function principalFor(token: VerifiedAccessToken): Principal {
     if (!token.own) return { kind: 'external', subject: token.subject, issuer: token.issuer };
-    if (token.subject === '') return ANONYMOUS;
-    const account = deps.accounts.getAccount(token.subject);
-    if (!account) throw new InvalidTokenError('the token names an account that no longer exists');
-    return principalOf(account);
+    return token.account ? principalOf(token.account) : ANONYMOUS;
   }
 
   return {

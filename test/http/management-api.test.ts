@@ -28,6 +28,8 @@ interface CallOptions {
   body?: unknown;
   /** Sent as is, with this Content-Type, instead of JSON. */
   raw?: { contentType: string; data: string };
+  /** The client's address, as a reverse proxy tells it (X-Forwarded-For; needs server.trustProxy). */
+  from?: string;
 }
 
 const basic = (name: string, password: string): Auth => ({ basic: [name, password] });
@@ -63,7 +65,7 @@ const namespaceNotFound = (namespace: string) =>
   apiError('NOT_FOUND', `no namespace named ${namespace}`, { namespace });
 
 /** A Berth in token mode with its own data, plus helpers that call its management API. */
-function useBerth(auth: BerthConfigInput['auth'] = {}) {
+function useBerth(auth: BerthConfigInput['auth'] = {}, server: BerthConfigInput['server'] = {}) {
   const env = {} as {
     berth: RunningBerth;
     adminToken: string;
@@ -76,11 +78,12 @@ function useBerth(auth: BerthConfigInput['auth'] = {}) {
 
   beforeAll(async () => {
     env.berth = await startBerth(
-      { auth: { mode: 'token', loginLimit: { perAccount: 1000, perAddress: 1000 }, ...auth } },
+      { server, auth: { mode: 'token', loginLimit: { perAccount: 1000, perAddress: 1000 }, ...auth } },
       { adminPassword: ADMIN_PASSWORD },
     );
-    env.call = async (method, path, { auth: credentials, body, raw } = {}) => {
+    env.call = async (method, path, { auth: credentials, body, raw, from } = {}) => {
       const headers: Record<string, string> = authorization(credentials);
+      if (from) headers['X-Forwarded-For'] = from;
       let payload: string | undefined;
       if (raw) {
         headers['Content-Type'] = raw.contentType;
@@ -277,7 +280,19 @@ describe('authentication', () => {
     expect((await env.call('DELETE', '/api/v1/users/gone', { auth: env.asAdmin })).status).toBe(204);
     const res = await env.call('GET', '/api/v1/me', { auth: gone });
     expect(res.status).toBe(401);
-    expect(res.json).toEqual(unauthorized('the token names an account that no longer exists'));
+    expect(res.json).toEqual(unauthorized('invalid token: the token names an account that no longer exists'));
+  });
+
+  it('refuses the token of a deleted account when an account of the same name is created again', async () => {
+    const old = await env.addUser('reborn', { admin: true });
+    expect((await env.call('DELETE', '/api/v1/users/reborn', { auth: env.asAdmin })).status).toBe(204);
+    const fresh = await env.addUser('reborn');
+    const res = await env.call('GET', '/api/v1/users', { auth: old });
+    expect(res.status).toBe(401);
+    expect(res.json).toEqual(unauthorized("invalid token: the token's account was deleted"));
+    const me = await env.call('GET', '/api/v1/me', { auth: fresh });
+    expect(me.status).toBe(200);
+    expect(me.json).toMatchObject({ name: 'reborn', admin: false });
   });
 
   it('throttles failed Basic logins with 429 and Retry-After', async () => {
@@ -815,17 +830,20 @@ describe('cross-site requests (CSRF)', () => {
 });
 
 describe('password changes and the login limits', () => {
-  const env = useBerth({
-    loginLimit: { perAccount: 2, perAddress: 1000, window: '5m', concurrentChecks: 1, queuedChecks: 0 },
-  });
+  const env = useBerth(
+    { loginLimit: { perAccount: 2, perAddress: 1000, window: '5m', concurrentChecks: 1, queuedChecks: 0 } },
+    { trustProxy: true },
+  );
   const wrongCurrent = invalid('currentPassword', 'the current password is required and must be right');
 
   it('counts wrong current passwords as failed logins and answers 429 once throttled', async () => {
+    // mia logs in from 127.0.0.1; her token is then used from an address she never logged in from.
     const mia = await env.addUser('mia');
-    const change = (currentPassword?: string) =>
+    const change = (currentPassword?: string, from = '203.0.113.9') =>
       env.call('PUT', '/api/v1/users/mia/password', {
         auth: mia,
         body: { password: 'mia-new-password', currentPassword },
+        from,
       });
     // A missing current password is no guess: it does not count.
     for (const currentPassword of [undefined, 'wrong-one', 'wrong-two']) {
@@ -841,8 +859,15 @@ describe('password changes and the login limits', () => {
     expect(throttled.json).toEqual(
       apiError('TOOMANYREQUESTS', 'too many failed login attempts', { retryAfterSeconds: retryAfter }),
     );
-    const login = await env.call('GET', '/api/v1/me', { auth: basic('mia', 'another-guess') });
+    const login = await env.call('GET', '/api/v1/me', {
+      auth: basic('mia', 'another-guess'),
+      from: '192.0.2.2',
+    });
     expect(login.status, 'the guesses count for every login of the account').toBe(429);
+    // Where mia has logged in before, only that address's own limit applies: her guess is judged.
+    const atHome = await change('wrong-at-home', '127.0.0.1');
+    expect(atHome.status).toBe(400);
+    expect(atHome.json).toEqual(wrongCurrent);
 
     const reset = await env.call('PUT', '/api/v1/users/mia/password', {
       auth: env.asAdmin,

@@ -174,6 +174,35 @@ describe('challenges and the token endpoint', () => {
     ]);
   });
 
+  it('grants nothing on a repository name the registry would refuse, answering the rest', async () => {
+    const escapes = [
+      'repository:team-a/../team-b/secret:pull,push',
+      'repository:team-a/./app:pull',
+      'repository:team-a//app:pull',
+      'repository:Team-A/app:pull',
+    ];
+    const writer = await token([...escapes, 'repository:team-a/app:pull'], ['writer', 'writer-password']);
+    expect(claimsOf(writer).payload.access).toEqual([
+      { type: 'repository', name: 'team-a/app', actions: ['pull'] },
+    ]);
+    const admin = await token([escapes.join(' ')], ['admin', ADMIN_PASSWORD]);
+    expect(claimsOf(admin).payload.access).toEqual([]);
+    const form = await api('POST', '/auth/token', {
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'password',
+        username: 'writer',
+        password: 'writer-password',
+        service: 'berth',
+        scope: escapes[0] as string,
+      }).toString(),
+    });
+    expect(form.status, form.text).toBe(200);
+    const body = JSON.parse(form.text) as { access_token: string; scope: string };
+    expect(body.scope).toBe('');
+    expect(claimsOf(body.access_token).payload.access).toEqual([]);
+  });
+
   it('accepts several scopes in one space-separated parameter', async () => {
     const granted = claimsOf(
       await token(['repository:team-a/one:pull repository:team-a/two:push'], ['writer', 'writer-password']),
@@ -414,6 +443,45 @@ describe('roles, namespaces and the catalog', () => {
     expectOciError(res, 401, 'UNAUTHORIZED');
     expect(challengeOf(res)).toContain('error="invalid_token"');
     expectOciError(await tokenResponse([], ['robot+ci', secret]), 401, 'UNAUTHORIZED');
+  });
+
+  it('refuses the access token of a deleted account, even when one of the same name is made again', async () => {
+    await accounts.addUser('erin', 'erin-password');
+    const old = await token(['repository:erin/app:pull,push'], ['erin', 'erin-password']);
+    expect(claimsOf(old).payload.ca).toBe(accounts.getAccount('erin')?.createdAt);
+    expect((await api('GET', '/v2/', { headers: bearer(old) })).status).toBe(200);
+    accounts.removeAccount('erin');
+    // Someone else takes the name, and with it the personal namespace erin/... the old token names.
+    await accounts.addUser('erin', 'new-erin-password');
+    for (const path of ['/v2/', '/v2/erin/app/tags/list']) {
+      const refused = await api('GET', path, { headers: bearer(old) });
+      expectOciError(refused, 401, 'UNAUTHORIZED');
+      expect(challengeOf(refused)).toContain('error="invalid_token"');
+      expect(JSON.parse(refused.text).errors[0].detail).toEqual({
+        reason: "invalid token: the token's account was deleted",
+      });
+    }
+    const fresh = await token(['repository:erin/app:pull'], ['erin', 'new-erin-password']);
+    expect(claimsOf(fresh).payload.access).toEqual([
+      { type: 'repository', name: 'erin/app', actions: ['pull'] },
+    ]);
+    expect((await api('GET', '/v2/', { headers: bearer(fresh) })).status).toBe(200);
+  });
+
+  it('refuses the token of a robot deleted and re-created at once', async () => {
+    const grants = [{ namespace: 'team-b', role: 'read' as const }];
+    const { secret } = accounts.addRobot('nightly', { grants });
+    const old = await token(['repository:team-b/built:pull'], ['robot+nightly', secret]);
+    accounts.removeAccount('robot+nightly');
+    const again = accounts.addRobot('nightly', { grants });
+    const refused = await api('GET', '/v2/team-b/built/tags/list', { headers: bearer(old) });
+    expectOciError(refused, 401, 'UNAUTHORIZED');
+    expect(challengeOf(refused)).toContain('error="invalid_token"');
+    const fresh = await token(['repository:team-b/built:pull'], ['robot+nightly', again.secret]);
+    expect(claimsOf(fresh).payload.access).toEqual([
+      { type: 'repository', name: 'team-b/built', actions: ['pull'] },
+    ]);
+    expect((await api('GET', '/v2/', { headers: bearer(fresh) })).status).toBe(200);
   });
 
   it('voids refresh tokens of a deleted account, even when one of the same name is made again', async () => {
@@ -663,6 +731,70 @@ describe('login throttling and secret-free logs', () => {
       expect(joined).not.toContain(secret);
     }
     expect(joined).not.toContain(Buffer.from('victim:guess-number-0').toString('base64'));
+  });
+});
+
+describe('login limits keep the owner in (known addresses)', () => {
+  let server: Awaited<ReturnType<typeof startServer>>;
+  let call: ReturnType<typeof clientFor>;
+  let ownerDb: SqliteDatabase;
+  let service: AccountService;
+  const HOME = '198.51.100.7';
+  const OFFICE = '198.51.100.8';
+  const GUESSER = '203.0.113.66';
+
+  beforeAll(async () => {
+    const dataDir = join(berth.dataDir, 'known-addresses');
+    const config = parseConfig({
+      dataDir,
+      // Client addresses from X-Forwarded-For, as behind a reverse proxy: one test client, many addresses.
+      server: { listen: '127.0.0.1:0', trustProxy: true },
+      log: { level: 'silent' },
+      auth: { mode: 'token', loginLimit: { perAccount: 3, perAddress: 10, window: '5m' } },
+    });
+    server = await startServer(config, undefined, { adminPassword: 'known-admin-pass', announce: () => {} });
+    call = clientFor(`http://${server.address}`);
+    ownerDb = openDatabase(join(dataDir, 'berth.db'));
+    service = createAccountService({
+      store: createSqliteAccountStore(ownerDb),
+      clock: Date.now,
+      personalNamespaces: true,
+    });
+    await service.addUser('owner', 'owner-password');
+  });
+
+  afterAll(async () => {
+    ownerDb.close();
+    await server.close();
+  });
+
+  const loginFrom = (address: string, user: string, password: string) =>
+    call('GET', '/auth/token?service=berth', {
+      headers: { ...basic(user, password), 'X-Forwarded-For': address },
+    });
+
+  it('locks a guesser out of an account, but not its owner at an address that logged in before', async () => {
+    expect((await loginFrom(HOME, 'owner', 'owner-password')).status).toBe(200);
+    // Remembered from home a moment ago (no new hash check), and known from then on all the same.
+    expect((await loginFrom(OFFICE, 'owner', 'owner-password')).status).toBe(200);
+    // A new password, so the owner's next logins are checked afresh, not remembered (login-gate.ts).
+    await service.setPassword('owner', 'owner-password-2');
+    for (let i = 0; i < 3; i += 1) {
+      expectOciError(await loginFrom(GUESSER, 'owner', `guess-number-${i}`), 401, 'UNAUTHORIZED');
+    }
+    const guesser = await loginFrom(GUESSER, 'owner', 'owner-password-2');
+    expectOciError(guesser, 429, 'TOOMANYREQUESTS');
+    expect(Number(guesser.headers['retry-after'])).toBeGreaterThan(290);
+    expect(Number(guesser.headers['retry-after'])).toBeLessThanOrEqual(300);
+    // Every address that never logged in to the account is locked out of it...
+    expectOciError(await loginFrom('192.0.2.1', 'owner', 'owner-password-2'), 429, 'TOOMANYREQUESTS');
+    // ...but the owner at home gets a token, and at the office (where a mistyped password is judged),
+    const owner = await loginFrom(HOME, 'owner', 'owner-password-2');
+    expect(owner.status, owner.text).toBe(200);
+    expect(claimsOf((JSON.parse(owner.text) as TokenBody).token).payload.sub).toBe('owner');
+    expectOciError(await loginFrom(OFFICE, 'owner', 'owner-password-1'), 401, 'UNAUTHORIZED');
+    // and that does not give the guesser a fresh allowance.
+    expectOciError(await loginFrom(GUESSER, 'owner', 'guess-number-3'), 429, 'TOOMANYREQUESTS');
   });
 });
 

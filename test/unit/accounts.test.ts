@@ -291,6 +291,31 @@ describe('robots', () => {
     );
   });
 
+  it('gives an account re-created within the same millisecond a creation time of its own', async () => {
+    // Tokens tell an account from a deleted namesake by its creation time (src/auth/tokens.ts).
+    const db = openDatabase(':memory:');
+    const frozen = createAccountService({
+      store: createSqliteAccountStore(db),
+      clock: () => T0,
+      personalNamespaces: true,
+    });
+    await frozen.addUser('admin', 'admin-password', { admin: true });
+    const first = frozen.addRobot('ci').account;
+    frozen.removeAccount('robot+ci');
+    const second = frozen.addRobot('ci').account;
+    expect(second.createdAt).not.toBe(first.createdAt);
+    expect(frozen.getAccount('robot+ci')?.createdAt).toBe(second.createdAt);
+    // A service that has created nothing yet (another process) moves past the account it deletes.
+    const later = createAccountService({
+      store: createSqliteAccountStore(db),
+      clock: () => T0,
+      personalNamespaces: true,
+    });
+    later.removeAccount('robot+ci');
+    expect(later.addRobot('ci').account.createdAt).toBeGreaterThan(second.createdAt);
+    db.close();
+  });
+
   it('has no password and cannot be admin', async () => {
     const { accounts } = setup();
     accounts.addRobot('ci');

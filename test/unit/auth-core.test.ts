@@ -4,13 +4,14 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import jwt from 'jsonwebtoken';
 import { describe, expect, it } from 'vitest';
 import { createCheckLimiter } from '../../src/auth/check-limiter.js';
 import { createLoginThrottle } from '../../src/auth/login-throttle.js';
 import { createVerifiedLogins } from '../../src/auth/verified-logins.js';
-import type { Namespace, Principal, Role } from '../../src/auth/model.js';
+import type { Account, Namespace, Principal, Role } from '../../src/auth/model.js';
 import { createAccessPolicy } from '../../src/auth/policy.js';
-import { covers, formatScope, missing, parseScopes } from '../../src/auth/scope.js';
+import { covers, formatScope, missing, parseScopeList, parseScopes } from '../../src/auth/scope.js';
 import { libtrustKeyId, loadSigningKey } from '../../src/auth/signing-key.js';
 import { TooManyRequestsError } from '../../src/registry/errors.js';
 import { createTokenIssuer, createTokenVerifier, InvalidTokenError } from '../../src/auth/tokens.js';
@@ -19,15 +20,31 @@ describe('scopes (docs/spec/auth/scope.md)', () => {
   it('parses repeated and space-separated scopes, names with a registry port, and merges duplicates', () => {
     expect(
       parseScopes([
-        'repository:team/app:pull,push repository:localhost:5000/x/y:pull',
+        'repository:team/app:pull,push repository(plugin):localhost:5000/x/y:pull',
         'repository:team/app:delete,pull',
         'registry:catalog:*',
       ]),
     ).toEqual([
       { type: 'repository', name: 'team/app', actions: ['pull', 'push', 'delete'] },
-      { type: 'repository', name: 'localhost:5000/x/y', actions: ['pull'] },
+      { type: 'repository(plugin)', name: 'localhost:5000/x/y', actions: ['pull'] },
       { type: 'registry', name: 'catalog', actions: ['*'] },
     ]);
+  });
+
+  it('drops repository scopes whose name the registry refuses, and tells which', () => {
+    const refused = [
+      'repository:team-a/../team-b/secret:pull',
+      'repository:team-a/./x:pull',
+      'repository:/team-a:pull',
+      'repository:team-a//x:pull',
+      'repository:Team-A/x:pull',
+      'repository:localhost:5000/team-a/x:pull',
+      `repository:${'a'.repeat(256)}:pull`,
+    ];
+    expect(parseScopeList([...refused, 'repository:team-a/app:pull', 'repository:app:'])).toEqual({
+      access: [{ type: 'repository', name: 'team-a/app', actions: ['pull'] }],
+      ignored: [...refused, 'repository:app:'],
+    });
   });
 
   it('drops malformed scopes instead of failing the request', () => {
@@ -160,13 +177,99 @@ describe('login throttle', () => {
     expect(throttle.retryAfterSeconds({ account: undefined, source: 'a' })).toBe(60);
   });
 
-  it('clears the account on success but never the source', () => {
-    const throttle = createLoginThrottle({ perAccount: 1, perAddress: 1, windowMs: 60_000, clock: () => 0 });
+  it('forgives on success the account failures from that address only, and never the address', () => {
+    const throttle = createLoginThrottle({ perAccount: 2, perAddress: 1, windowMs: 60_000, clock: () => 0 });
     throttle.recordFailure({ account: 'alice', source: 'a' });
+    throttle.recordFailure({ account: 'alice', source: 'b' });
+    expect(throttle.retryAfterSeconds({ account: 'alice', source: 'c' })).toBe(60);
     throttle.recordSuccess({ account: 'alice', source: 'b' });
-    expect(throttle.retryAfterSeconds({ account: 'alice', source: 'b' })).toBe(0);
+    // b's own failure is forgiven, a's is not: one of two, so unknown addresses may try again.
+    expect(throttle.retryAfterSeconds({ account: 'alice', source: 'c' })).toBe(0);
+    throttle.recordFailure({ account: 'alice', source: 'c' });
+    expect(throttle.retryAfterSeconds({ account: 'alice', source: 'd' })).toBe(60);
     expect(throttle.retryAfterSeconds({ account: 'carol', source: 'a' })).toBe(60);
+    expect(throttle.retryAfterSeconds({ account: 'carol', source: 'b' })).toBe(60);
   });
+
+  it('does not apply the account limit at an address the account logged in from before', () => {
+    let now = 0;
+    const throttle = createLoginThrottle({
+      perAccount: 2,
+      perAddress: 3,
+      windowMs: 60_000,
+      clock: () => now,
+    });
+    throttle.recordSuccess({ account: 'alice', source: 'home' });
+    now = 1_000;
+    for (const source of ['evil-1', 'evil-2']) throttle.recordFailure({ account: 'alice', source });
+    expect(throttle.retryAfterSeconds({ account: 'alice', source: 'evil-3' })).toBe(60);
+    expect(throttle.retryAfterSeconds({ account: 'alice', source: 'home' })).toBe(0);
+    // Known for alice only: bob's limit still applies at alice's address.
+    for (const source of ['evil-1', 'evil-2']) throttle.recordFailure({ account: 'bob', source });
+    expect(throttle.retryAfterSeconds({ account: 'bob', source: 'home' })).toBe(60);
+    // The owner's success at home does not reset the strangers' count.
+    throttle.recordSuccess({ account: 'alice', source: 'home' });
+    expect(throttle.retryAfterSeconds({ account: 'alice', source: 'evil-3' })).toBe(60);
+  });
+
+  it('holds a known address to the per-address limit, counting its failures for the address only', () => {
+    const throttle = createLoginThrottle({ perAccount: 2, perAddress: 3, windowMs: 60_000, clock: () => 0 });
+    throttle.recordSuccess({ account: 'alice', source: 'home' });
+    throttle.recordFailure({ account: 'alice', source: 'home' });
+    throttle.recordFailure({ account: 'alice', source: 'home' });
+    // Two failures at home: the account's limit is not reached for alice's other addresses...
+    expect(throttle.retryAfterSeconds({ account: 'alice', source: 'office' })).toBe(0);
+    expect(throttle.retryAfterSeconds({ account: 'alice', source: 'home' })).toBe(0);
+    throttle.recordFailure({ account: 'alice', source: 'home' });
+    // ...and the third reaches home's own limit, for every account guessed from there.
+    expect(throttle.retryAfterSeconds({ account: 'alice', source: 'home' })).toBe(60);
+    expect(throttle.retryAfterSeconds({ account: 'bob', source: 'home' })).toBe(60);
+    expect(throttle.retryAfterSeconds({ account: 'alice', source: 'office' })).toBe(0);
+  });
+
+  it('forgets a known address after its time, and keeps a bounded number of them', () => {
+    let now = 0;
+    const throttle = createLoginThrottle({
+      perAccount: 1,
+      perAddress: 100,
+      windowMs: 60_000,
+      clock: () => now,
+      knownAddressesPerAccount: 2,
+      knownAddressTtlMs: 10 * 60_000,
+      maxKnownAddresses: 3,
+    });
+    const lockedAt = (account: string, source: string) => throttle.retryAfterSeconds({ account, source }) > 0;
+    throttle.recordSuccess({ account: 'alice', source: 'a1' });
+    now = 1;
+    throttle.recordSuccess({ account: 'alice', source: 'a2' });
+    now = 2;
+    throttle.recordSuccess({ account: 'alice', source: 'a3' }); // a1 leaves: two per account
+    now = 3;
+    throttle.recordFailure({ account: 'alice', source: 'evil' });
+    expect([lockedAt('alice', 'a1'), lockedAt('alice', 'a2'), lockedAt('alice', 'a3')]).toEqual([
+      true,
+      false,
+      false,
+    ]);
+    throttle.recordSuccess({ account: 'bob', source: 'b1' });
+    throttle.recordSuccess({ account: 'carol', source: 'c1' }); // four pairs: alice's oldest (a2) goes
+    throttle.recordFailure({ account: 'bob', source: 'evil' });
+    throttle.recordFailure({ account: 'carol', source: 'evil' });
+    expect([lockedAt('alice', 'a2'), lockedAt('alice', 'a3')]).toEqual([true, false]);
+    expect([lockedAt('bob', 'b1'), lockedAt('carol', 'c1')]).toEqual([false, false]);
+    now = 10 * 60_000 + 2; // a3's success was 10 minutes ago: forgotten
+    throttle.recordFailure({ account: 'alice', source: 'evil' });
+    expect(lockedAt('alice', 'a3')).toBe(true);
+  });
+});
+
+const account = (name: string, createdAt: number): Account => ({
+  name,
+  kind: 'user',
+  admin: false,
+  credentialVersion: 1,
+  description: null,
+  createdAt,
 });
 
 describe('signing key and token lifetime', () => {
@@ -210,11 +313,12 @@ describe('signing key and token lifetime', () => {
       });
       const verifier = createTokenVerifier({
         own: { key, issuer: 'berth', service: 'berth' },
+        accounts: { getAccount: (name) => (name === 'alice' ? account('alice', 1) : undefined) },
         trusted: [],
         clockSkewSeconds: 5,
         clock,
       });
-      const { token } = issuer.issueAccess('alice', []);
+      const { token } = issuer.issueAccess(account('alice', 1), []);
       expect((await verifier.verifyAccess(token)).subject).toBe('alice');
       now += 64_000;
       expect((await verifier.verifyAccess(token)).subject).toBe('alice');
@@ -223,6 +327,49 @@ describe('signing key and token lifetime', () => {
       expect(() => verifier.verifyRefresh(token)).toThrow(InvalidTokenError);
       const alice = { name: 'alice', credentialVersion: 3, createdAt: 1_700_000_000_000 };
       expect(verifier.verifyRefresh(issuer.issueRefresh(alice))).toEqual(alice);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('accepts an own token only while the account it was issued to exists, not a namesake', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'berth-key-'));
+    try {
+      const key = loadSigningKey(join(dir, 'key.pem'), true);
+      const directory = new Map<string, Account>([['alice', account('alice', 1000)]]);
+      const options = { key, issuer: 'berth', service: 'berth', clock: Date.now, newId: () => 'id' };
+      const issuer = createTokenIssuer({ ...options, accessTtlSeconds: 60, refreshTtlSeconds: 600 });
+      const verifier = createTokenVerifier({
+        own: { key, issuer: 'berth', service: 'berth' },
+        accounts: { getAccount: (name) => directory.get(name) },
+        trusted: [],
+        clockSkewSeconds: 5,
+        clock: Date.now,
+      });
+      const old = issuer.issueAccess(account('alice', 1000), []).token;
+      const anonymous = issuer.issueAccess(undefined, []).token;
+      expect(jwt.decode(old)).toMatchObject({ sub: 'alice', ca: 1000 });
+      expect(jwt.decode(anonymous)).not.toHaveProperty('ca');
+      expect((await verifier.verifyAccess(old)).account).toEqual(account('alice', 1000));
+
+      directory.set('alice', account('alice', 1001)); // deleted, then created again
+      const refusal = await verifier.verifyAccess(old).catch((err: unknown) => err);
+      expect(refusal).toBeInstanceOf(InvalidTokenError);
+      expect((refusal as InvalidTokenError).reason).toBe("the token's account was deleted");
+      const fresh = issuer.issueAccess(account('alice', 1001), []).token;
+      expect((await verifier.verifyAccess(fresh)).account?.createdAt).toBe(1001);
+
+      directory.delete('alice');
+      await expect(verifier.verifyAccess(fresh)).rejects.toThrow(/no longer exists/);
+      const anon = await verifier.verifyAccess(anonymous);
+      expect([anon.subject, anon.account]).toEqual(['', undefined]);
+      // An own token naming an account without its creation time is refused too.
+      const bare = jwt.sign({ sub: 'alice', aud: 'berth', iss: 'berth', access: [] }, key.privateKey, {
+        algorithm: 'ES256',
+        expiresIn: 60,
+      });
+      directory.set('alice', account('alice', 1001));
+      await expect(verifier.verifyAccess(bare)).rejects.toThrow(/creation time/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

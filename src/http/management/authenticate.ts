@@ -19,7 +19,6 @@ import { responseAbandonedSignal } from '../body.js';
 import { clientAddress, presentedCredentials } from '../credentials.js';
 
 export interface CallerAuthenticatorDeps {
-  accounts: { getAccount(name: string): Account | undefined };
   tokens: Pick<TokenService, 'login'>;
   verifier: Pick<TokenVerifier, 'verifyAccess'>;
   /** The Basic realm: auth.service. */
@@ -63,9 +62,9 @@ export function createCallerAuthenticator(deps: CallerAuthenticatorDeps): Caller
       );
       throw refuse(`the token lacks the scope ${SCOPE}: request a token with scope=${SCOPE}`);
     }
-    const account = deps.accounts.getAccount(token.subject);
-    if (!account) throw refuse('the token names an account that no longer exists');
-    return account;
+    // The verifier has looked up the account the token was issued to (and refused a namesake).
+    if (!token.account) throw refuse('the token names no account');
+    return token.account;
   }
 
   return async function authenticate(ctx) {
