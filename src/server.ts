@@ -12,7 +12,7 @@ import { composeAuth, type AuthSecrets } from './auth-composition.js';
 import { durationMs, type BerthConfig } from './config/schema.js';
 import { createApp } from './http/app.js';
 import { createLogger } from './log.js';
-import { openDatabase } from './metadata/db.js';
+import { openDatabase, otherConnectionsCommitted } from './metadata/db.js';
 import { withReadCache } from './metadata/read-cache.js';
 import { createSqliteMetadataStore } from './metadata/sqlite-store.js';
 import { createRegistry } from './registry/registry.js';
@@ -84,7 +84,9 @@ export async function startServer(
     db.close();
     throw err;
   }
-  const metadata = withReadCache(createSqliteMetadataStore(db));
+  const metadata = withReadCache(createSqliteMetadataStore(db), {
+    changedElsewhere: otherConnectionsCommitted(db),
+  });
   const registry = createRegistry({
     driver,
     metadata,

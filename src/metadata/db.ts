@@ -23,6 +23,21 @@ export function openDatabase(path: string, migrations: readonly Migration[] = MI
   return db;
 }
 
+/**
+ * A probe that answers whether another connection (another Berth process, the CLI) has committed to
+ * the database since the probe last ran: SQLite's `PRAGMA data_version` changes only then.
+ */
+export function otherConnectionsCommitted(db: SqliteDatabase): () => boolean {
+  const dataVersion = db.prepare('PRAGMA data_version').pluck();
+  let seen = dataVersion.get() as number;
+  return () => {
+    const now = dataVersion.get() as number;
+    if (now === seen) return false;
+    seen = now;
+    return true;
+  };
+}
+
 export function schemaVersion(db: SqliteDatabase): number {
   return db.pragma('user_version', { simple: true }) as number;
 }

@@ -1,9 +1,10 @@
 // A read-through cache in front of a MetadataStore for the hottest lookups (manifest by tag or
 // digest, a repository's blob). Only hits are cached and every write through this store
-// invalidates what it could change, so answers stay exact as long as this process is the only
-// writer of the database (one server per SQLite database). A lookup caches its answer only when no
-// write through this store began or ended while it waited, so a read that raced a write never
-// caches the value the write replaced.
+// invalidates what it could change. A lookup caches its answer only when no write through this
+// store began or ended while it waited, so a read that raced a write never caches the value the
+// write replaced. Writers elsewhere (another process on the same database) are seen through
+// `changedElsewhere`, asked before every cached answer: when it says so, the whole cache is
+// dropped. A store without such a signal must not be cached when it has other writers.
 import type { ManifestRecord, MetadataStore } from '../registry/metadata-store.js';
 import type { RepoName } from '../registry/references.js';
 
@@ -30,17 +31,36 @@ class BoundedMap<K, V> {
   delete(key: K): void {
     this.entries.delete(key);
   }
+
+  clear(): void {
+    this.entries.clear();
+  }
 }
 
-export function withReadCache(inner: MetadataStore, capacity = 50_000): MetadataStore {
+export interface ReadCacheOptions {
+  capacity?: number;
+  /** Whether another writer has changed the database since the last call (SQLite: data_version). */
+  changedElsewhere?: () => boolean;
+}
+
+export function withReadCache(inner: MetadataStore, options: ReadCacheOptions = {}): MetadataStore {
+  const capacity = options.capacity ?? 50_000;
   const manifests = new BoundedMap<string, ManifestRecord>(capacity);
   const blobs = new BoundedMap<string, { size: number }>(capacity);
   // Tags per repository, so deleting a manifest (which deletes its tags) drops them all at once.
   const tags = new BoundedMap<RepoName, Map<string, ManifestRecord>>(capacity);
-  const key = (repository: string, item: string) => `${repository}\n${item}`;
-
   // Bumped when a write starts and when it ends: a lookup that saw it change may hold a stale answer.
   let writes = 0;
+  /** Forgets everything when another writer has committed since the last look. */
+  function current(): void {
+    if (!options.changedElsewhere?.()) return;
+    manifests.clear();
+    blobs.clear();
+    tags.clear();
+    writes += 1; // lookups under way may have read before that commit
+  }
+  const key = (repository: string, item: string) => `${repository}\n${item}`;
+
   async function writing<T>(invalidate: () => void, write: () => Promise<T>): Promise<T> {
     writes += 1;
     invalidate();
@@ -62,6 +82,7 @@ export function withReadCache(inner: MetadataStore, capacity = 50_000): Metadata
     ...inner,
 
     async findRepositoryBlob(repository, digest) {
+      current();
       const k = key(repository, digest);
       return (
         blobs.get(k) ??
@@ -79,6 +100,7 @@ export function withReadCache(inner: MetadataStore, capacity = 50_000): Metadata
     },
 
     async findManifest(repository, digest) {
+      current();
       const k = key(repository, digest);
       return (
         manifests.get(k) ??
@@ -89,6 +111,7 @@ export function withReadCache(inner: MetadataStore, capacity = 50_000): Metadata
       );
     },
     async resolveTag(repository, tag) {
+      current();
       return (
         tags.get(repository)?.get(tag) ??
         lookup(

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openDatabase, schemaVersion } from '../../src/metadata/db.js';
+import { openDatabase, otherConnectionsCommitted, schemaVersion } from '../../src/metadata/db.js';
 import { MIGRATIONS } from '../../src/metadata/migrations/index.js';
 import { withReadCache } from '../../src/metadata/read-cache.js';
 import { createSqliteAccountStore } from '../../src/metadata/sqlite-account-store.js';
@@ -148,6 +148,30 @@ describe('metadata read cache', () => {
     await new Promise((resolve) => setImmediate(resolve));
     release();
     expect((await fresh)?.digest).toBe(digest('2'));
+  });
+
+  it('drops its answers when another connection to the database commits', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'berth-cache-'));
+    const path = join(dir, 'berth.db');
+    const mine = openDatabase(path);
+    const theirs = openDatabase(path);
+    try {
+      const store = withReadCache(createSqliteMetadataStore(mine), {
+        changedElsewhere: otherConnectionsCommitted(mine),
+      });
+      const replica = createSqliteMetadataStore(theirs);
+      await store.putManifest(repo('r'), manifest('1'), none, 'latest' as Tag);
+      expect((await store.resolveTag(repo('r'), 'latest' as Tag))?.digest).toBe(digest('1'));
+      await replica.putManifest(repo('r'), manifest('2'), none, 'latest' as Tag);
+      expect((await store.resolveTag(repo('r'), 'latest' as Tag))?.digest).toBe(digest('2'));
+      await replica.deleteManifest(repo('r'), digest('2'));
+      expect(await store.resolveTag(repo('r'), 'latest' as Tag)).toBeUndefined();
+      expect(await store.findManifest(repo('r'), digest('2'))).toBeUndefined();
+    } finally {
+      mine.close();
+      theirs.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('follows tag moves, untags and manifest deletes made through it', async () => {
