@@ -42,19 +42,24 @@ export function schemaVersion(db: SqliteDatabase): number {
   return db.pragma('user_version', { simple: true }) as number;
 }
 
+/**
+ * Applies the pending migrations in one IMMEDIATE transaction, reading the version inside it, so that
+ * processes opening one database at the same moment (replicas, the CLI) apply each migration once.
+ */
 function migrate(db: SqliteDatabase, migrations: readonly Migration[]): void {
-  const current = schemaVersion(db);
   const latest = migrations.at(-1)?.version ?? 0;
-  if (current > latest) {
-    throw new Error(
-      `metadata database schema v${current} is newer than this Berth (v${latest}); upgrade Berth`,
-    );
-  }
-  for (const migration of migrations) {
-    if (migration.version <= current) continue;
-    db.transaction(() => {
+  if (schemaVersion(db) === latest) return;
+  db.transaction(() => {
+    const current = schemaVersion(db);
+    if (current > latest) {
+      throw new Error(
+        `metadata database schema v${current} is newer than this Berth (v${latest}); upgrade Berth`,
+      );
+    }
+    for (const migration of migrations) {
+      if (migration.version <= current) continue;
       db.exec(migration.up);
       db.pragma(`user_version = ${migration.version}`);
-    })();
-  }
+    }
+  }).immediate();
 }

@@ -20,6 +20,10 @@ export const toolPackages = {
   openssl: 'openssl',
   containerd: 'containerd',
   ctr: 'containerd',
+  postgres: 'postgresql',
+  initdb: 'postgresql',
+  pg_ctl: 'postgresql',
+  nginx: 'nginx-light',
 } as const;
 export type ToolName = keyof typeof toolPackages;
 
@@ -43,7 +47,13 @@ export function which(name: string): string | undefined {
 }
 
 /** Where a tool must be, when PATH is not the answer: test images copy this static busybox. */
-const fixedPaths: Partial<Record<ToolName, string>> = { busybox: '/bin/busybox' };
+const fixedPaths: Partial<Record<ToolName, string>> = {
+  busybox: '/bin/busybox',
+  // Debian keeps the server binaries off PATH (scripts/pg-test-server.sh: PG_TEST_BIN).
+  postgres: '/usr/lib/postgresql/15/bin/postgres',
+  initdb: '/usr/lib/postgresql/15/bin/initdb',
+  pg_ctl: '/usr/lib/postgresql/15/bin/pg_ctl',
+};
 
 function isUsable(name: ToolName): boolean {
   const fixed = fixedPaths[name];
