@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { AccountError } from '../auth/errors.js';
 import { loadConfig } from '../config/load.js';
+import { redactSecrets } from '../config/redact.js';
 import { ConfigError } from '../config/schema.js';
 import { namespaceCommand, robotCommand, userCommand } from './accounts.js';
 import { authOption, configOption, flagsToConfig, type CommonFlags } from './shared.js';
@@ -50,14 +51,7 @@ export function createProgram(): Command {
     .addOption(authOption())
     .action((flags: CommonFlags) => {
       const config = loadConfig({ file: flags.config, flags: flagsToConfig(flags) });
-      const secret = config.storage.s3.secretAccessKey;
-      const shown = secret
-        ? {
-            ...config,
-            storage: { ...config.storage, s3: { ...config.storage.s3, secretAccessKey: '<redacted>' } },
-          }
-        : config;
-      process.stdout.write(stringify(shown));
+      process.stdout.write(stringify(redactSecrets(config)));
     });
 
   program.addCommand(userCommand());

@@ -104,9 +104,33 @@ export const configSchema = z
         }
       }),
     metadata: z
-      .object({ path: z.string().min(1).nullable().default(null) })
+      .object({
+        driver: z.enum(['sqlite', 'postgres']).default('sqlite'),
+        path: z.string().min(1).nullable().default(null),
+        postgres: z
+          .object({
+            url: z
+              .string()
+              .regex(/^postgres(ql)?:\/\//, 'a postgres:// or postgresql:// connection URL')
+              .nullable()
+              .default(null),
+            poolSize: z.number().int().min(1).default(10),
+            statementTimeout: duration.default('30s'),
+          })
+          .strict()
+          .prefault({}),
+      })
       .strict()
-      .prefault({}),
+      .prefault({})
+      .superRefine((metadata, ctx) => {
+        if (metadata.driver === 'postgres' && !metadata.postgres.url) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['postgres', 'url'],
+            message: 'required when metadata.driver is postgres',
+          });
+        }
+      }),
     uploads: z
       .object({
         maxAge: duration.default('24h'),

@@ -347,6 +347,26 @@ describe('bad settings', () => {
 });
 
 describe('berth config check', () => {
+  it('never prints a secret: the S3 secret key and the PostgreSQL password are redacted', async () => {
+    const run = await runCli(['config', 'check'], {
+      BERTH_METADATA_DRIVER: 'postgres',
+      BERTH_METADATA_POSTGRES_URL: 'postgres://berth:hunter2-pg@db.internal:5432/berth',
+      BERTH_STORAGE_S3_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      BERTH_STORAGE_S3_SECRET_ACCESS_KEY: 'hunter2-s3',
+    });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).not.toMatch(/hunter2/);
+    const shown = parseYaml(run.stdout) as ReturnType<typeof defaultConfig>;
+    expect(shown.metadata.postgres.url).toBe('postgres://berth:%3Credacted%3E@db.internal:5432/berth');
+    expect(shown.storage.s3.secretAccessKey).toBe('<redacted>');
+  });
+
+  it('refuses metadata.driver postgres without a connection URL, naming the key', async () => {
+    const run = await runCli(['config', 'check'], { BERTH_METADATA_DRIVER: 'postgres' });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('metadata.postgres.url: required when metadata.driver is postgres');
+  });
+
   it('prints the defaults as YAML when nothing is set', async () => {
     const run = await runCli(['config', 'check']);
     expect(run.code, run.stderr).toBe(0);
