@@ -15,6 +15,7 @@ import { createLogger } from './log.js';
 import { openDatabase, otherConnectionsCommitted } from './metadata/db.js';
 import { withReadCache } from './metadata/read-cache.js';
 import { createSqliteMetadataStore } from './metadata/sqlite-store.js';
+import { startExclusiveJob } from './registry/exclusive-job.js';
 import { createRegistry } from './registry/registry.js';
 
 export interface RunningServer {
@@ -128,13 +129,15 @@ export async function startServer(
   const address = `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
 
   const maxAge = durationMs(config.uploads.maxAge);
-  const purge = () =>
-    registry.uploads
-      .purgeStale(Date.now() - maxAge)
-      .catch((err: unknown) => log.error({ err }, 'upload purge failed'));
-  const purgeTimer = setInterval(purge, durationMs(config.uploads.purgeInterval));
-  purgeTimer.unref();
-  void purge();
+  const purge = startExclusiveJob({
+    name: 'upload-purge',
+    intervalMs: durationMs(config.uploads.purgeInterval),
+    metadata,
+    holder: randomUUID(),
+    clock: Date.now,
+    log,
+    work: async () => void (await registry.uploads.purgeStale(Date.now() - maxAge)),
+  });
 
   log.info(
     { address, storage: driver.name, auth: config.auth.mode, dataDir: resolve(config.dataDir) },
@@ -143,7 +146,7 @@ export async function startServer(
 
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
-    clearInterval(purgeTimer);
+    purge.stop();
     // Stop accepting, let in-flight requests finish (bounded), then cut what remains.
     const drained = new Promise<void>((done) => server.close(() => done()));
     // A keep-alive connection turns idle only once its in-flight response is done: sweep until drained.

@@ -395,5 +395,22 @@ export function describeMetadataStoreConformance(
       await store.releaseUpload('u', 'a');
       expect(await second.leaseUpload('u', { holder: 'b', now: 3, until: 100 })).toMatchObject({ id: 'u' });
     });
+
+    it('gives a background job to one holder at a time, across stores, until its lease ends', async () => {
+      const second = await subject.sibling();
+      expect(await store.leaseJob('purge', { holder: 'a', now: 10, until: 100 })).toBe(true);
+      expect(await second.leaseJob('purge', { holder: 'b', now: 20, until: 110 })).toBe(false);
+      expect(await second.leaseJob('other-job', { holder: 'b', now: 20, until: 110 })).toBe(true);
+      expect(await store.leaseJob('purge', { holder: 'a', now: 90, until: 180 })).toBe(true); // renewal
+      expect(await second.leaseJob('purge', { holder: 'b', now: 150, until: 240 })).toBe(false);
+      expect(await second.leaseJob('purge', { holder: 'b', now: 180, until: 270 })).toBe(true); // a's ended
+      expect(await store.leaseJob('purge', { holder: 'a', now: 190, until: 280 })).toBe(false);
+      const racers = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          (i % 2 ? second : store).leaseJob('race', { holder: `h${i}`, now: 1, until: 50 }),
+        ),
+      );
+      expect(racers.filter(Boolean)).toHaveLength(1);
+    });
   });
 }

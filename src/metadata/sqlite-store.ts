@@ -1,6 +1,7 @@
 // MetadataStore on SQLite. Every method is one statement or one transaction, run synchronously by
 // better-sqlite3 (an embedded database answers in microseconds: no thread hop is worth it), and
-// answered as a settled promise to fit the asynchronous interface.
+// answered as a settled promise to fit the asynchronous interface. Calls wait while a unit of work of
+// another store on the same connection is open (connection-lock.ts).
 import type {
   ManifestRecord,
   ManifestReferences,
@@ -10,6 +11,7 @@ import type {
 } from '../registry/metadata-store.js';
 import type { Digest, RepoName, Tag } from '../registry/references.js';
 import { asAsync, type Synchronous } from './as-async.js';
+import { connectionLock } from './connection-lock.js';
 import type { SqliteDatabase } from './db.js';
 
 interface ManifestRow {
@@ -129,6 +131,11 @@ export function createSqliteMetadataStore(db: SqliteDatabase, now: () => number 
     ),
     deleteUpload: db.prepare('DELETE FROM uploads WHERE id = ?'),
     listUploadsUpdatedBefore: db.prepare('SELECT * FROM uploads WHERE updated_at < ? ORDER BY updated_at'),
+    leaseJob: db.prepare(
+      `INSERT INTO job_leases (name, holder, until) VALUES (@name, @holder, @until)
+       ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+       WHERE job_leases.holder = excluded.holder OR job_leases.until <= @now`,
+    ),
   };
 
   // Lookups of many digests in one query rather than one per digest.
@@ -235,6 +242,8 @@ export function createSqliteMetadataStore(db: SqliteDatabase, now: () => number 
     deleteUpload: (id) => void statements.deleteUpload.run(id),
     listUploadsUpdatedBefore: (time) =>
       (statements.listUploadsUpdatedBefore.all(time) as UploadRow[]).map(toUpload),
+    leaseJob: (name, { holder, now, until }) =>
+      statements.leaseJob.run({ name, holder, now, until }).changes === 1,
   };
-  return asAsync<MetadataStore>(store);
+  return asAsync<MetadataStore>(store, connectionLock(db).run);
 }

@@ -29,7 +29,8 @@ export interface UploadRecord {
   updatedAt: number;
 }
 
-export interface UploadLease {
+/** A claim on an upload session or a background job: `holder`'s until `until` (ms), asked at `now`. */
+export interface Lease {
   holder: string;
   now: number;
   until: number;
@@ -87,11 +88,18 @@ export interface MetadataStore {
    * no such upload. Holders are unique per operation, so this excludes concurrent requests in one
    * process and in processes sharing the store alike.
    */
-  leaseUpload(id: string, lease: UploadLease): Promise<UploadRecord | 'busy' | undefined>;
+  leaseUpload(id: string, lease: Lease): Promise<UploadRecord | 'busy' | undefined>;
   /** Ends `holder`'s lease; nothing happens when it no longer holds one. */
   releaseUpload(id: string, holder: string): Promise<void>;
   /** Records the bytes stored so far; false (and nothing changed) unless `holder` holds the lease. */
   updateUploadSize(id: string, holder: string, size: number, updatedAt: number): Promise<boolean>;
   deleteUpload(id: string): Promise<void>;
   listUploadsUpdatedBefore(time: number): Promise<UploadRecord[]>;
+
+  /**
+   * Claims background job `name` (the upload purge, later GC) for `lease.holder` until `lease.until`:
+   * true when it was free, its lease had ended before `lease.now`, or the holder already had it
+   * (a renewal). Replicas sharing the store run each job one at a time this way.
+   */
+  leaseJob(name: string, lease: Lease): Promise<boolean>;
 }

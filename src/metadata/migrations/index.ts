@@ -2,6 +2,7 @@
 import * as m001 from './001-initial.js';
 import * as m002 from './002-accounts.js';
 import * as m003 from './003-upload-leases.js';
+import * as m004 from './004-job-leases.js';
 
 export interface Migration {
   version: number;
@@ -12,4 +13,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, up: m001.up },
   { version: 2, up: m002.up },
   { version: 3, up: m003.up },
+  { version: 4, up: m004.up },
 ];

@@ -322,6 +322,15 @@ export function createPostgresMetadataStore(pool: PostgresPool, now: () => numbe
     async deleteUpload(id) {
       await pool.query('DELETE FROM uploads WHERE id = $1', [id]);
     },
+    async leaseJob(name, { holder, now: at, until }) {
+      const count = await changed(
+        `INSERT INTO job_leases (name, holder, until) VALUES ($1, $2, $4)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+         WHERE job_leases.holder = excluded.holder OR job_leases.until <= $3`,
+        [name, holder, at, until],
+      );
+      return count === 1;
+    },
     async listUploadsUpdatedBefore(time) {
       const found = await rows<UploadRow>(
         `SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE updated_at < $1 ORDER BY updated_at, id`,

@@ -2,5 +2,9 @@
 // independent of the SQLite one). Never edit a released migration: add the next number.
 import type { Migration } from '../../migrations/index.js';
 import * as m001 from './001-initial.js';
+import * as m002 from './002-job-leases.js';
 
-export const POSTGRES_MIGRATIONS: readonly Migration[] = [{ version: 1, up: m001.up }];
+export const POSTGRES_MIGRATIONS: readonly Migration[] = [
+  { version: 1, up: m001.up },
+  { version: 2, up: m002.up },
+];
