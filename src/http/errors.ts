@@ -6,6 +6,7 @@ import {
   ManifestTooLargeError,
   RangeNotSatisfiableError,
   RegistryError,
+  StoreUnavailableError,
   TokenRequestInvalidError,
   TooManyRequestsError,
   type OciErrorCode,
@@ -30,6 +31,7 @@ const STATUS_BY_CODE: Record<OciErrorCode, number> = {
   DENIED: 403,
   UNSUPPORTED: 405,
   TOOMANYREQUESTS: 429,
+  UNAVAILABLE: 503,
 };
 
 /** Account and namespace management errors (the management API), in the same body shape. */
@@ -89,7 +91,9 @@ export function errorResponder(log: Logger) {
         ctx.status = statusOf(err);
         ctx.body = errorBody(err.code, err.message, err.detail);
         if (err instanceof AuthChallengeError) ctx.set('WWW-Authenticate', err.challenge);
-        if (err instanceof TooManyRequestsError) ctx.set('Retry-After', String(err.retryAfterSeconds));
+        if (err instanceof TooManyRequestsError || err instanceof StoreUnavailableError) {
+          ctx.set('Retry-After', String(err.retryAfterSeconds));
+        }
         if (err instanceof RangeNotSatisfiableError && err.blobSize !== undefined) {
           ctx.set('Content-Range', `bytes */${err.blobSize}`);
         }

@@ -1,6 +1,7 @@
 // Domain errors, one class per OCI error code situation. The domain never sets an HTTP status:
 // src/http/errors.ts is the one place that turns these into responses.
-// Codes: OCI Distribution Spec v1.1, "Error Codes" table.
+// Codes: OCI Distribution Spec v1.1, "Error Codes" table, plus UNAVAILABLE (Distribution's code for
+// 503 Service Unavailable, which clients retry).
 
 export const OCI_ERROR_CODES = [
   'BLOB_UNKNOWN',
@@ -17,6 +18,7 @@ export const OCI_ERROR_CODES = [
   'DENIED',
   'UNSUPPORTED',
   'TOOMANYREQUESTS',
+  'UNAVAILABLE',
 ] as const;
 
 export type OciErrorCode = (typeof OCI_ERROR_CODES)[number];
@@ -146,6 +148,19 @@ export class TooManyRequestsError extends RegistryError {
     message = 'too many failed login attempts',
   ) {
     super('TOOMANYREQUESTS', message, { retryAfterSeconds });
+  }
+}
+
+/**
+ * A store the registry cannot do without (the metadata database) is unreachable or overloaded for
+ * now. Nothing was changed by the failed call; the client may retry after `retryAfterSeconds`.
+ */
+export class StoreUnavailableError extends RegistryError {
+  constructor(
+    reason: string,
+    readonly retryAfterSeconds = 1,
+  ) {
+    super('UNAVAILABLE', 'the registry cannot reach its database; try again shortly', { reason });
   }
 }
 

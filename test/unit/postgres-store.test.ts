@@ -5,11 +5,19 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { describeMetadataStoreConformance } from '../../src/metadata/conformance.js';
 import { POSTGRES_MIGRATIONS } from '../../src/metadata/postgres/migrations/index.js';
 import {
+  createPostgresPool,
   openPostgresDatabase,
   postgresSchemaVersion,
   type PostgresPool,
 } from '../../src/metadata/postgres/db.js';
-import { openPostgresMetadata, type PostgresMetadata } from '../../src/metadata/postgres/postgres-store.js';
+import {
+  createPostgresMetadataStore,
+  openPostgresMetadata,
+  type PostgresMetadata,
+} from '../../src/metadata/postgres/postgres-store.js';
+import { reportingUnavailable } from '../../src/metadata/postgres/unavailable.js';
+import { StoreUnavailableError } from '../../src/registry/errors.js';
+import { freePort } from '../support/processes.js';
 import type { Digest, RepoName } from '../../src/registry/references.js';
 import {
   requirePostgres,
@@ -127,5 +135,21 @@ describe.skipIf(!requirePostgres('the PostgreSQL metadata store tests'))('postgr
         openPostgresMetadata({ url: unreachable.toString(), connectTimeoutMs: 2_000 }),
       ).rejects.toThrow(/ECONNREFUSED/);
     });
+  });
+});
+
+describe('postgres metadata store without a server', () => {
+  it('answers StoreUnavailableError (503 UNAVAILABLE) when the server cannot be reached', async () => {
+    const pool = createPostgresPool({
+      url: `postgres://berth@127.0.0.1:${await freePort()}/none`,
+      connectTimeoutMs: 2000,
+    });
+    try {
+      const store = reportingUnavailable(createPostgresMetadataStore(pool));
+      await expect(store.findBlob(blob)).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(store.listRepositories({})).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    } finally {
+      await pool.end();
+    }
   });
 });

@@ -17,6 +17,7 @@ import {
   type PostgresOptions,
   type PostgresPool,
 } from './db.js';
+import { reportingUnavailable } from './unavailable.js';
 
 type BigintColumn = string | number;
 
@@ -355,7 +356,7 @@ export async function openPostgresMetadata(
   const pool = await openPostgresDatabase(options);
   let closing: Promise<void> | undefined;
   return {
-    store: createPostgresMetadataStore(pool, options.now),
+    store: reportingUnavailable(createPostgresMetadataStore(pool, options.now)),
     pool,
     close: () => (closing ??= pool.end()),
   };
