@@ -10,6 +10,7 @@ import { catalog, repository, type AccessRequirement, type Authorizer } from './
 import { apiVersionCheck } from './handlers/base.js';
 import { blobHandlers } from './handlers/blobs.js';
 import { discoveryHandlers } from './handlers/discovery.js';
+import { healthHandlers } from './handlers/health.js';
 import { manifestHandlers } from './handlers/manifests.js';
 import { tokenHandlers } from './handlers/token.js';
 import { uploadHandlers } from './handlers/uploads.js';
@@ -91,6 +92,10 @@ export function createRouter(options: RouteOptions): Router {
     };
     router.register(route.path, [route.method], authorize);
   }
+  // Liveness and readiness for load balancers and orchestrators: open to all, like GET /v2/ is not.
+  const health = healthHandlers(options.registry);
+  router.get('/healthz', health.live);
+  router.get('/readyz', health.ready);
   if (options.tokens) {
     // The token endpoint authenticates its own callers (Basic, OAuth2 form): no route access applies.
     const token = tokenHandlers(options.tokens, options.service ?? 'berth');

@@ -67,6 +67,7 @@ export function createSqliteMetadataStore(db: SqliteDatabase, now: () => number 
        WHERE rb.repository_id = ${repoId} AND rb.digest = @digest`,
     ),
     findBlob: db.prepare('SELECT size FROM blobs WHERE digest = ?'),
+    ping: db.prepare('SELECT 1'),
     insertBlob: db.prepare(
       'INSERT INTO blobs (digest, size, created_at) VALUES (@digest, @size, @now) ON CONFLICT DO NOTHING',
     ),
@@ -196,6 +197,7 @@ export function createSqliteMetadataStore(db: SqliteDatabase, now: () => number 
   const pageParams = (page: Page) => ({ last: page.last ?? '', limit: page.limit ?? NO_LIMIT });
 
   const store: Synchronous<MetadataStore> = {
+    ping: () => void statements.ping.get(),
     findRepositoryBlob: (repository, digest) =>
       statements.findRepositoryBlob.get({ repository, digest }) as { size: number } | undefined,
     findBlob: (digest) => statements.findBlob.get(digest) as { size: number } | undefined,

@@ -6,7 +6,8 @@
 //   │   └── <algorithm>/<first two hex>/<hex>/data   content-addressed bytes (layers, configs and
 //   │                                                manifests), written once after verification
 //   └── uploads/
-//       └── <upload id>/data                         bytes of an upload session in progress
+//       ├── <upload id>/data                         bytes of an upload session in progress
+//       └── readiness-probe                          never written: /readyz stats it to reach storage
 //
 // Which repository may read which blob, tags and manifests live in the metadata index
 // (src/metadata), never in the tree: nothing walks storage to answer a request.
@@ -21,6 +22,11 @@ export function blobKey(digest: Digest): string {
 
 export function uploadDataKey(uploadId: string): string {
   return `${UPLOADS_PREFIX}${uploadId}/data`;
+}
+
+/** A key that is never written (upload ids are UUIDs): statting it tells whether storage answers. */
+export function readinessProbeKey(): string {
+  return `${UPLOADS_PREFIX}readiness-probe`;
 }
 
 export function uploadPrefix(uploadId: string): string {

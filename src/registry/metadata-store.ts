@@ -44,6 +44,9 @@ export interface Page {
 }
 
 export interface MetadataStore {
+  /** Resolves when the database answers (readiness checks); rejects otherwise. */
+  ping(): Promise<void>;
+
   /** The blob's size when `repository` may read it. */
   findRepositoryBlob(repository: RepoName, digest: Digest): Promise<{ size: number } | undefined>;
   /** The blob's size when it is stored for any repository. */

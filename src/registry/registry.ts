@@ -2,6 +2,7 @@
 import { createBlobService } from './blobs.js';
 import type { RegistryDeps } from './deps.js';
 import { createDiscoveryService } from './discovery.js';
+import { createHealthService } from './health.js';
 import { createManifestService } from './manifests.js';
 import { createUploadService } from './uploads.js';
 
@@ -11,6 +12,7 @@ export function createRegistry(deps: RegistryDeps) {
     uploads: createUploadService(deps),
     manifests: createManifestService(deps),
     discovery: createDiscoveryService(deps),
+    health: createHealthService(deps),
   };
 }
 

@@ -323,6 +323,9 @@ export function createPostgresMetadataStore(pool: PostgresPool, now: () => numbe
     async deleteUpload(id) {
       await pool.query('DELETE FROM uploads WHERE id = $1', [id]);
     },
+    async ping() {
+      await pool.query('SELECT 1');
+    },
     async leaseJob(name, { holder, now: at, until }) {
       const count = await changed(
         `INSERT INTO job_leases (name, holder, until) VALUES ($1, $2, $4)
