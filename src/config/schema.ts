@@ -230,7 +230,17 @@ export const configSchema = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    // Replicas on a shared database must sign tokens with one key; none may quietly make its own.
+    if (config.metadata.driver === 'postgres' && config.auth.mode === 'token' && !config.auth.signingKey) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['auth', 'signingKey'],
+        message: 'required in token mode when metadata.driver is postgres: every replica signs with this key',
+      });
+    }
+  });
 
 export type BerthConfig = z.output<typeof configSchema>;
 export type BerthConfigInput = z.input<typeof configSchema>;

@@ -106,6 +106,22 @@ describe('durationMs', () => {
   });
 });
 
+describe('settings for replicas', () => {
+  it('refuses token mode on a shared PostgreSQL database without a shared signing key', () => {
+    const raw = {
+      metadata: { driver: 'postgres', postgres: { url: 'postgres://berth@db/berth' } },
+      auth: { mode: 'token' },
+    };
+    expect(() => parseConfig(raw)).toThrow(
+      /auth\.signingKey: required in token mode when metadata\.driver is postgres/,
+    );
+    expect(() =>
+      parseConfig({ ...raw, auth: { mode: 'token', signingKey: '/etc/berth/key.pem' } }),
+    ).not.toThrow();
+    expect(() => parseConfig({ ...raw, auth: { mode: 'none' } })).not.toThrow();
+  });
+});
+
 describe('config/examples', () => {
   it('holds only valid configurations', async () => {
     const dir = new URL('../../config/examples/', import.meta.url);
