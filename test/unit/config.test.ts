@@ -1,8 +1,9 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { environmentVariables, loadConfig } from '../../src/config/load.js';
 import { ConfigError, defaultConfig, durationMs, parseConfig } from '../../src/config/schema.js';
 
@@ -131,4 +132,36 @@ describe('config/examples', () => {
       expect(() => loadConfig({ file: fileURLToPath(new URL(name, dir)), env: {} }), name).not.toThrow();
     }
   });
+});
+
+describe('docker compose files', () => {
+  /** Each Berth service's environment, with compose's ${VAR...} placeholders filled in. */
+  async function berthEnvironments(file: string): Promise<Array<[string, Record<string, string>]>> {
+    const text = await readFile(fileURLToPath(new URL(`../../docker/${file}`, import.meta.url)), 'utf8');
+    const compose = parseYaml(text, { merge: true }) as {
+      services: Record<string, { environment?: Record<string, string>; build?: unknown }>;
+    };
+    return Object.entries(compose.services)
+      .filter(([, service]) => service.build !== undefined)
+      .map(([name, service]) => [
+        name,
+        Object.fromEntries(
+          Object.entries(service.environment ?? {}).map(([key, value]) => [
+            key,
+            String(value).replace(/\$\{[^}]+\}/g, 'placeholder'),
+          ]),
+        ),
+      ]);
+  }
+
+  it.each(['compose.yaml', 'compose.ha.yaml'])(
+    '%s gives every Berth service valid settings',
+    async (file) => {
+      const services = await berthEnvironments(file);
+      expect(services.length).toBeGreaterThan(0);
+      for (const [name, env] of services) {
+        expect(() => loadConfig({ env }), `${file}: ${name}`).not.toThrow();
+      }
+    },
+  );
 });
