@@ -62,8 +62,9 @@ export function createApp(options: AppOptions): Koa {
     router.allowedMethods({
       throw: true,
       methodNotAllowed: () => new HttpError(405, 'UNSUPPORTED', 'method not allowed'),
-      // A method no route takes (TRACE, PROPFIND, M-SEARCH, ...): RFC 9110 §15.6.2.
-      notImplemented: () => new HttpError(501, 'UNSUPPORTED', 'method not implemented'),
+      // A method no route takes anywhere (TRACE, PROPFIND, M-SEARCH, ...): 405 like any other method a
+      // path does not take (RFC 9110 would also allow 501), never a 5xx that monitoring counts as ours.
+      notImplemented: () => new HttpError(405, 'UNSUPPORTED', 'method not allowed'),
     }),
   );
   return app;

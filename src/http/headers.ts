@@ -1,9 +1,5 @@
 // Parsing and building the HTTP headers the Docker/OCI protocol relies on.
-import {
-  BlobUploadInvalidError,
-  ChunkOutOfOrderError,
-  RangeNotSatisfiableError,
-} from '../registry/errors.js';
+import { BlobUploadInvalidError, ChunkOutOfOrderError } from '../registry/errors.js';
 import type { RequestedRange } from '../registry/blobs.js';
 import type { ChunkRange } from '../registry/uploads.js';
 
@@ -11,18 +7,17 @@ export const API_VERSION_HEADER = 'Docker-Distribution-API-Version';
 export const API_VERSION = 'registry/2.0';
 
 /**
- * `Range: bytes=a-b`, `bytes=a-` or `bytes=-n` (RFC 9110 14.1.2). Returns undefined for absent or
- * multi-range headers, which are answered with the whole blob, as RFC 9110 allows.
+ * `Range: bytes=a-b`, `bytes=a-` or `bytes=-n` (RFC 9110 14.1.2). Returns undefined, so that the
+ * whole blob is sent, for an absent header, several ranges, another unit (which RFC 9110 14.2 says
+ * to ignore) and a malformed ranges-specifier (which 14.2 allows to ignore). A valid range the blob
+ * cannot satisfy is answered 416 with Content-Range by the blob service, which knows the size.
  */
 export function parseRangeHeader(value: string | undefined): RequestedRange | undefined {
   if (!value) return undefined;
   const match = /^bytes=(\d*)-(\d*)$/.exec(value.trim());
-  if (!match) {
-    if (value.includes(',')) return undefined;
-    throw new RangeNotSatisfiableError(`unsupported Range header ${JSON.stringify(value)}`);
-  }
+  if (!match) return undefined;
   const [, start, end] = match as unknown as [string, string, string];
-  if (start === '' && end === '') throw new RangeNotSatisfiableError('empty range');
+  if (start === '' && end === '') return undefined;
   if (start === '') return { suffix: Number(end) };
   return end === '' ? { start: Number(start) } : { start: Number(start), end: Number(end) };
 }

@@ -609,10 +609,10 @@ describe('unknown endpoints and methods', () => {
 
   // Node accepts these methods; no route takes them anywhere (they used to answer 500 with a stack trace).
   it.each(['TRACE', 'PROPFIND', 'COPY', 'LOCK', 'MOVE', 'MKCOL', 'PURGE', 'SEARCH', 'REPORT', 'LINK'])(
-    'answers 501 UNSUPPORTED for %s on known and unknown paths',
+    'answers 405 UNSUPPORTED for %s on known and unknown paths',
     async (method) => {
       for (const path of ['/v2/', '/v2/some/repo/manifests/latest', '/nowhere']) {
-        expectOciError(await api(method, path), 501, 'UNSUPPORTED');
+        expectOciError(await api(method, path), 405, 'UNSUPPORTED');
       }
     },
   );
