@@ -1,0 +1,102 @@
+// Moving from one machine to replicas: copies a SQLite metadata database into an empty PostgreSQL
+// one (`berth db copy`). Every table is copied row for row in one PostgreSQL transaction, parents
+// before children, keeping repository ids; then the row counts of both sides are compared. Nothing
+// is written unless the whole copy succeeds. Berth must not be writing to the SQLite database
+// meanwhile (stop it, or copy a backup).
+import type { SqliteDatabase } from './db.js';
+import { inTransaction, type PostgresClient, type PostgresPool } from './postgres/db.js';
+
+interface CopiedTable {
+  name: string;
+  columns: readonly string[];
+}
+
+/** In dependency order. Columns are those both schemas share. */
+export const COPIED_TABLES: readonly CopiedTable[] = [
+  { name: 'repositories', columns: ['id', 'name', 'created_at'] },
+  { name: 'blobs', columns: ['digest', 'size', 'created_at'] },
+  { name: 'repository_blobs', columns: ['repository_id', 'digest', 'created_at'] },
+  {
+    name: 'manifests',
+    columns: [
+      'repository_id',
+      'digest',
+      'media_type',
+      'size',
+      'artifact_type',
+      'subject_digest',
+      'annotations',
+      'created_at',
+    ],
+  },
+  { name: 'tags', columns: ['repository_id', 'name', 'digest', 'updated_at'] },
+  { name: 'manifest_references', columns: ['repository_id', 'manifest_digest', 'kind', 'target_digest'] },
+  {
+    name: 'uploads',
+    columns: ['id', 'repository', 'size', 'started_at', 'updated_at', 'lease_holder', 'lease_until'],
+  },
+];
+
+const BATCH_ROWS = 500;
+
+export interface CopyReport {
+  /** Rows copied per table. */
+  rows: Record<string, number>;
+}
+
+async function insertBatch(client: PostgresClient, table: CopiedTable, rows: unknown[][]): Promise<void> {
+  const width = table.columns.length;
+  const values = rows
+    .map((_, r) => `(${table.columns.map((_, c) => `$${r * width + c + 1}`).join(', ')})`)
+    .join(', ');
+  await client.query(`INSERT INTO ${table.name} (${table.columns.join(', ')}) VALUES ${values}`, rows.flat());
+}
+
+async function copyTable(
+  sqlite: SqliteDatabase,
+  client: PostgresClient,
+  table: CopiedTable,
+): Promise<number> {
+  const select = sqlite.prepare(`SELECT ${table.columns.join(', ')} FROM ${table.name}`).raw();
+  let batch: unknown[][] = [];
+  let copied = 0;
+  for (const row of select.iterate() as IterableIterator<unknown[]>) {
+    batch.push(row);
+    if (batch.length === BATCH_ROWS) {
+      await insertBatch(client, table, batch);
+      copied += batch.length;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) await insertBatch(client, table, batch);
+  return copied + batch.length;
+}
+
+/** Copies every table; refuses a PostgreSQL database that already holds repositories or uploads. */
+export async function copySqliteToPostgres(
+  sqlite: SqliteDatabase,
+  pool: PostgresPool,
+  tables: readonly CopiedTable[] = COPIED_TABLES,
+): Promise<CopyReport> {
+  return inTransaction(pool, async (client) => {
+    for (const table of tables) {
+      const { rows } = await client.query(`SELECT 1 FROM ${table.name} LIMIT 1`);
+      if (rows.length > 0)
+        throw new Error(`the PostgreSQL database already has ${table.name}: copy into an empty one`);
+    }
+    const report: CopyReport = { rows: {} };
+    for (const table of tables) report.rows[table.name] = await copyTable(sqlite, client, table);
+    // New repositories get ids after the copied ones.
+    await client.query(
+      `SELECT setval(pg_get_serial_sequence('repositories', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM repositories`,
+    );
+    for (const table of tables) {
+      const { rows } = await client.query<{ count: string }>(`SELECT count(*) FROM ${table.name}`);
+      const expected = sqlite.prepare(`SELECT count(*) FROM ${table.name}`).pluck().get() as number;
+      if (Number(rows[0]?.count) !== expected) {
+        throw new Error(`${table.name}: ${rows[0]?.count} rows in PostgreSQL, ${expected} in SQLite`);
+      }
+    }
+    return report;
+  });
+}
