@@ -1,5 +1,6 @@
 // Composition of authentication for auth.mode (called from server.ts): what guards the registry
-// routes (an Authorizer), and in token mode the token endpoint and the account directory.
+// routes (an Authorizer), and in token mode the token endpoint and the account directory, on the
+// AccountStore the caller built (whichever database holds the accounts).
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { durationMs, type BerthConfig } from './config/schema.js';
@@ -8,6 +9,7 @@ import { createCheckLimiter } from './auth/check-limiter.js';
 import { createHtpasswdFile } from './auth/htpasswd-file.js';
 import { createLoginGate } from './auth/login-gate.js';
 import { createLoginThrottle } from './auth/login-throttle.js';
+import type { AccountStore } from './auth/model.js';
 import { createAccessPolicy } from './auth/policy.js';
 import { loadSigningKey } from './auth/signing-key.js';
 import { createTokenService, type TokenService } from './auth/token-service.js';
@@ -17,8 +19,6 @@ import { allowEverything, type Authorizer } from './http/access.js';
 import { createBasicAuthorizer } from './http/basic-authorizer.js';
 import type { ManagementDeps } from './http/management/router.js';
 import { createTokenAuthorizer } from './http/token-authorizer.js';
-import type { SqliteDatabase } from './metadata/db.js';
-import { createSqliteAccountStore } from './metadata/sqlite-account-store.js';
 import type { Logger } from './registry/deps.js';
 
 export interface AuthComposition {
@@ -41,7 +41,7 @@ const seconds = (duration: string) => Math.round(durationMs(duration) / 1000);
 
 export async function composeAuth(
   config: BerthConfig,
-  db: SqliteDatabase,
+  store: AccountStore,
   log: Logger,
   secrets: AuthSecrets = {},
 ): Promise<AuthComposition> {
@@ -68,7 +68,7 @@ export async function composeAuth(
   }
 
   const accounts = createAccountService({
-    store: createSqliteAccountStore(db),
+    store,
     clock,
     personalNamespaces: auth.personalNamespaces,
   });

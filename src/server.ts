@@ -6,7 +6,6 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { createFilesystemDriver } from '../storage-drivers/filesystem.js';
 import { createMemoryDriver } from '../storage-drivers/memory.js';
-import { createS3Driver } from '../storage-drivers/s3.js';
 import type { StorageDriver } from '../storage-drivers/types.js';
 import { composeAuth, type AuthSecrets } from './auth-composition.js';
 import { durationMs, type BerthConfig } from './config/schema.js';
@@ -14,6 +13,7 @@ import { createApp } from './http/app.js';
 import { createLogger } from './log.js';
 import { openDatabase, otherConnectionsCommitted } from './metadata/db.js';
 import { withReadCache } from './metadata/read-cache.js';
+import { createSqliteAccountStore } from './metadata/sqlite-account-store.js';
 import { createSqliteMetadataStore } from './metadata/sqlite-store.js';
 import { startExclusiveJob } from './registry/exclusive-job.js';
 import { createRegistry } from './registry/registry.js';
@@ -24,11 +24,16 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-function createDriver(config: BerthConfig): StorageDriver {
+/**
+ * The configured storage driver. The S3 driver (and the AWS SDK, about 25 MiB of memory) is loaded only
+ * when configured, so a filesystem registry does not carry it.
+ */
+async function createDriver(config: BerthConfig): Promise<StorageDriver> {
   switch (config.storage.driver) {
     case 'memory':
       return createMemoryDriver();
     case 's3': {
+      const { createS3Driver } = await import('../storage-drivers/s3.js');
       const s3 = config.storage.s3;
       return createS3Driver({
         bucket: s3.bucket ?? '', // the schema requires it when the driver is s3
@@ -76,11 +81,11 @@ export async function startServer(
   log = createLogger(config.log),
   secrets: AuthSecrets = {},
 ): Promise<RunningServer> {
-  const driver = createDriver(config);
+  const driver = await createDriver(config);
   const db = openDatabase(resolve(config.metadata.path ?? `${config.dataDir}/berth.db`));
   let auth;
   try {
-    auth = await composeAuth(config, db, log, secrets);
+    auth = await composeAuth(config, createSqliteAccountStore(db), log, secrets);
   } catch (err) {
     db.close();
     throw err;

@@ -7,7 +7,9 @@
 // them. It exists as long as the user does; it is stored only once it gets members or is made public,
 // and user names and namespace names then share one space (neither may take the other's name).
 // Errors are AccountError subclasses (src/auth/errors.ts). Nothing here caches: every call reads the
-// store, so changes made by the CLI in another process take effect at once.
+// store, so changes made by the CLI in another process take effect at once. An operation whose checks
+// and writes must hold together is one unit of work (AccountStore.transaction), and password hashing
+// stays outside it.
 // An account's createdAt tells it from an earlier account of the same name (tokens carry it, see
 // tokens.ts), so creation stamps never repeat within a service: when the clock has not moved past the
 // last stamp made or deleted here (a robot deleted and re-created within a millisecond), the next
@@ -133,17 +135,20 @@ export function createAccountService({ store, clock, personalNamespaces }: Accou
     return lastStamp;
   }
 
-  function requireAccount(name: string): StoredAccount {
-    const account = store.getAccount(name);
+  // The helpers read and write through `s`: the service's store, or the one a unit of work is given.
+
+  async function requireAccount(s: AccountStore, name: string): Promise<StoredAccount> {
+    const account = await s.getAccount(name);
     if (!account) throw new AccountNotFoundError(name);
     return account;
   }
 
-  /** An account named exactly so, else the robot of that name (`ci` -> `robot+ci`). */
   /** `name` exactly, or the robot `robot+name`; refused when both a user and a robot could be meant. */
-  function resolveAccount(name: string): StoredAccount {
-    const exact = store.getAccount(name);
-    const robot = name.startsWith(ROBOT_PREFIX) ? undefined : store.getAccount(robotAccountName(name));
+  async function resolveAccount(s: AccountStore, name: string): Promise<StoredAccount> {
+    const [exact, robot] = await Promise.all([
+      s.getAccount(name),
+      name.startsWith(ROBOT_PREFIX) ? undefined : s.getAccount(robotAccountName(name)),
+    ]);
     if (exact && robot) {
       throw new InvalidInputError('account', `both ${name} and ${robot.name} exist: name the one you mean`);
     }
@@ -153,42 +158,42 @@ export function createAccountService({ store, clock, personalNamespaces }: Accou
   }
 
   /** The user whose personal namespace this is, if personal namespaces are on and there is one. */
-  function personalOwner(namespace: string): StoredAccount | undefined {
+  async function personalOwner(s: AccountStore, namespace: string): Promise<StoredAccount | undefined> {
     if (!personalNamespaces) return undefined;
-    const account = store.getAccount(namespace);
+    const account = await s.getAccount(namespace);
     return account?.kind === 'user' ? account : undefined;
   }
 
-  function findNamespace(name: string): Namespace | undefined {
-    const stored = store.getNamespace(name);
+  async function findNamespace(s: AccountStore, name: string): Promise<Namespace | undefined> {
+    const stored = await s.getNamespace(name);
     if (stored) return stored;
-    const owner = personalOwner(name);
+    const owner = await personalOwner(s, name);
     return owner && { name, public: false, createdAt: owner.createdAt };
   }
 
-  function requireNamespace(name: string): Namespace {
-    const namespace = findNamespace(name);
+  async function requireNamespace(s: AccountStore, name: string): Promise<Namespace> {
+    const namespace = await findNamespace(s, name);
     if (!namespace) throw new NamespaceNotFoundError(name);
     return namespace;
   }
 
   /** Stores a personal namespace's row before its first member or setting; no-op for stored ones. */
-  function materialize(namespace: Namespace): void {
-    store.insertNamespace(namespace);
+  async function materialize(s: AccountStore, namespace: Namespace): Promise<void> {
+    await s.insertNamespace(namespace);
   }
 
   function ownerMembership(namespace: string): Membership {
     return { namespace, account: namespace, role: 'admin' };
   }
 
-  function refuseLastAdmin(account: StoredAccount): void {
+  async function refuseLastAdmin(s: AccountStore, account: StoredAccount): Promise<void> {
     if (!account.admin) return;
-    const admins = store.listAccounts().filter((a) => a.admin).length;
+    const admins = (await s.listAccounts()).filter((a) => a.admin).length;
     if (admins <= 1) throw new LastAdminError(account.name);
   }
 
-  function refuseNamespaceNamed(name: string): void {
-    if (personalNamespaces && store.getNamespace(name)) throw new NameTakenError(name, 'namespace');
+  async function refuseNamespaceNamed(s: AccountStore, name: string): Promise<void> {
+    if (personalNamespaces && (await s.getNamespace(name))) throw new NameTakenError(name, 'namespace');
   }
 
   async function addUser(
@@ -198,8 +203,8 @@ export function createAccountService({ store, clock, personalNamespaces }: Accou
   ): Promise<Account> {
     checkUserName(name);
     checkPassword(password);
-    if (store.getAccount(name)) throw new NameTakenError(name, 'account');
-    refuseNamespaceNamed(name);
+    if (await store.getAccount(name)) throw new NameTakenError(name, 'account');
+    await refuseNamespaceNamed(store, name);
     const account: StoredAccount = {
       name,
       kind: 'user',
@@ -209,9 +214,11 @@ export function createAccountService({ store, clock, personalNamespaces }: Accou
       createdAt: creationStamp(),
       secretHash: await hashPassword(password),
     };
-    // Re-checked after the await: another writer may have taken the name meanwhile.
-    refuseNamespaceNamed(name);
-    if (!store.insertAccount(account)) throw new NameTakenError(name, 'account');
+    // Checked again with the insert, after the hashing: another writer may have taken the name meanwhile.
+    await store.transaction(async (s) => {
+      await refuseNamespaceNamed(s, name);
+      if (!(await s.insertAccount(account))) throw new NameTakenError(name, 'account');
+    });
     return publicView(account);
   }
 
@@ -220,60 +227,65 @@ export function createAccountService({ store, clock, personalNamespaces }: Accou
 
     /** Replaces a user's password; the credential version moves on, voiding refresh tokens. */
     async setPassword(name: string, password: string): Promise<void> {
-      const account = requireAccount(name);
+      const account = await requireAccount(store, name);
       if (account.kind !== 'user') {
         throw new InvalidInputError('account', `${name} is a robot account; rotate its secret instead`);
       }
       checkPassword(password);
       const secretHash = await hashPassword(password);
-      if (!store.updateSecret(name, secretHash)) throw new AccountNotFoundError(name);
+      if (!(await store.updateSecret(name, secretHash))) throw new AccountNotFoundError(name);
     },
 
     /** Grants or withdraws global administration (users only); the last admin cannot be demoted. */
-    setAdmin(name: string, admin: boolean): void {
-      const account = requireAccount(name);
-      if (admin && account.kind === 'robot') {
-        throw new InvalidInputError(
-          'account',
-          'robot accounts cannot be administrators; grant namespace roles',
-        );
-      }
-      if (!admin) refuseLastAdmin(account);
-      store.setAdmin(name, admin);
-    },
-
-    /** Deletes an account (exact name), its memberships and, for a user, its personal namespace's row. */
-    removeAccount(name: string): void {
-      // One transaction: the last-admin check holds against another process removing an admin too.
-      store.transaction(() => {
-        const account = requireAccount(name);
-        refuseLastAdmin(account);
-        store.deleteAccount(name);
-        lastStamp = Math.max(lastStamp, account.createdAt);
-        if (personalNamespaces && account.kind === 'user') store.deleteNamespace(name);
+    async setAdmin(name: string, admin: boolean): Promise<void> {
+      // One unit of work: the last-admin check holds against another process demoting an admin too.
+      await store.transaction(async (s) => {
+        const account = await requireAccount(s, name);
+        if (admin && account.kind === 'robot') {
+          throw new InvalidInputError(
+            'account',
+            'robot accounts cannot be administrators; grant namespace roles',
+          );
+        }
+        if (!admin) await refuseLastAdmin(s, account);
+        await s.setAdmin(name, admin);
       });
     },
 
-    getAccount(name: string): Account | undefined {
-      const account = store.getAccount(name);
+    /** Deletes an account (exact name), its memberships and, for a user, its personal namespace's row. */
+    async removeAccount(name: string): Promise<void> {
+      // One unit of work: the last-admin check holds against another process removing an admin too.
+      await store.transaction(async (s) => {
+        const account = await requireAccount(s, name);
+        await refuseLastAdmin(s, account);
+        await s.deleteAccount(name);
+        lastStamp = Math.max(lastStamp, account.createdAt);
+        if (personalNamespaces && account.kind === 'user') await s.deleteNamespace(name);
+      });
+    },
+
+    async getAccount(name: string): Promise<Account | undefined> {
+      const account = await store.getAccount(name);
       return account && publicView(account);
     },
 
-    listAccounts(kind?: AccountKind): Account[] {
+    listAccounts(kind?: AccountKind): Promise<Account[]> {
       return store.listAccounts(kind);
     },
 
     /** Creates a robot with a new secret, returned here and never again; grants are checked first. */
-    addRobot(
+    async addRobot(
       name: string,
       options: { description?: string | null; grants?: readonly Grant[] } = {},
-    ): { account: Account; secret: string } {
+    ): Promise<{ account: Account; secret: string }> {
       const fullName = robotAccountName(name);
       checkRobotName(fullName);
-      const grants = (options.grants ?? []).map((grant) => ({
-        namespace: requireNamespace(grant.namespace),
-        role: parseRole(grant.role),
-      }));
+      const grants = await Promise.all(
+        (options.grants ?? []).map(async (grant) => ({
+          namespace: await requireNamespace(store, grant.namespace),
+          role: parseRole(grant.role),
+        })),
+      );
       const secret = newRobotSecret();
       const account: StoredAccount = {
         name: fullName,
@@ -284,23 +296,25 @@ export function createAccountService({ store, clock, personalNamespaces }: Accou
         createdAt: creationStamp(),
         secretHash: hashRobotSecret(secret),
       };
-      store.transaction(() => {
-        if (!store.insertAccount(account)) throw new NameTakenError(fullName, 'account');
+      await store.transaction(async (s) => {
+        if (!(await s.insertAccount(account))) throw new NameTakenError(fullName, 'account');
         for (const { namespace, role } of grants) {
-          materialize(namespace);
-          store.setMember({ namespace: namespace.name, account: fullName, role });
+          await materialize(s, namespace);
+          await s.setMember({ namespace: namespace.name, account: fullName, role });
         }
       });
       return { account: publicView(account), secret };
     },
 
     /** Replaces a robot's secret, returning the new one; refresh tokens issued before are void. */
-    rotateRobotSecret(name: string): string {
+    async rotateRobotSecret(name: string): Promise<string> {
       const fullName = robotAccountName(name);
-      const account = store.getAccount(fullName);
+      const account = await store.getAccount(fullName);
       if (account?.kind !== 'robot') throw new AccountNotFoundError(fullName);
       const secret = newRobotSecret();
-      if (!store.updateSecret(fullName, hashRobotSecret(secret))) throw new AccountNotFoundError(fullName);
+      if (!(await store.updateSecret(fullName, hashRobotSecret(secret)))) {
+        throw new AccountNotFoundError(fullName);
+      }
       return secret;
     },
 
@@ -309,7 +323,7 @@ export function createAccountService({ store, clock, personalNamespaces }: Accou
      * is exact (robots log in as `robot+ci`). An unknown name costs one verification all the same.
      */
     async authenticate(name: string, secret: string): Promise<Account | undefined> {
-      const account = store.getAccount(name);
+      const account = await store.getAccount(name);
       if (!account) {
         await verifyAgainstNothing(secret, name.startsWith(ROBOT_PREFIX) ? 'robot' : 'password');
         return undefined;
@@ -323,12 +337,12 @@ export function createAccountService({ store, clock, personalNamespaces }: Accou
      * even when `name` exists without being admin.
      */
     async ensureAdmin(name: string, password?: string): Promise<{ created: boolean; password?: string }> {
-      if (store.countAccounts() > 0) return { created: false };
+      if ((await store.countAccounts()) > 0) return { created: false };
       const chosen = password ?? newPassword();
       try {
         await addUser(name, chosen, { admin: true });
       } catch (err) {
-        if (err instanceof NameTakenError && store.getAccount(name)) return { created: false };
+        if (err instanceof NameTakenError && (await store.getAccount(name))) return { created: false };
         throw err;
       }
       return password === undefined ? { created: true, password: chosen } : { created: true };
@@ -338,27 +352,27 @@ export function createAccountService({ store, clock, personalNamespaces }: Accou
      * Adds the bcrypt entries of an htpasswd file as users, keeping their hashes. Existing users are
      * skipped unless `overwrite`; names Berth does not accept are rejected, with their line.
      */
-    importHtpasswd(text: string, options: { overwrite?: boolean } = {}): HtpasswdImport {
+    async importHtpasswd(text: string, options: { overwrite?: boolean } = {}): Promise<HtpasswdImport> {
       const parsed = parseHtpasswd(text);
       const result: HtpasswdImport = { added: [], updated: [], skipped: [], rejected: [...parsed.rejected] };
-      // One transaction: a file is imported whole or not at all.
-      store.transaction(() => {
+      // One unit of work: a file is imported whole or not at all.
+      await store.transaction(async (s) => {
         for (const [name, hash] of parsed.entries) {
           const line = parsed.lines.get(name) ?? 0;
           const problem = accountNameProblem(name);
-          const existing = store.getAccount(name);
+          const existing = problem ? undefined : await s.getAccount(name);
           if (problem) {
             result.rejected.push({ line, user: name, reason: `invalid user name: ${problem}` });
           } else if (existing) {
-            if (options.overwrite && existing.secretHash !== hash && store.updateSecret(name, hash)) {
+            if (options.overwrite && existing.secretHash !== hash && (await s.updateSecret(name, hash))) {
               result.updated.push(name);
             } else {
               result.skipped.push(name);
             }
-          } else if (personalNamespaces && store.getNamespace(name)) {
+          } else if (personalNamespaces && (await s.getNamespace(name))) {
             result.rejected.push({ line, user: name, reason: 'the name is taken by a namespace' });
           } else {
-            const added = store.insertAccount({
+            const added = await s.insertAccount({
               name,
               kind: 'user',
               admin: false,
@@ -375,36 +389,40 @@ export function createAccountService({ store, clock, personalNamespaces }: Accou
       return result;
     },
 
-    addNamespace(name: string, options: { public?: boolean } = {}): Namespace {
+    async addNamespace(name: string, options: { public?: boolean } = {}): Promise<Namespace> {
       checkNamespaceName(name);
-      if (personalNamespaces && store.getAccount(name)) throw new NameTakenError(name, 'account');
       const namespace: Namespace = { name, public: options.public ?? false, createdAt: clock() };
-      if (!store.insertNamespace(namespace)) throw new NameTakenError(name, 'namespace');
+      await store.transaction(async (s) => {
+        if (personalNamespaces && (await s.getAccount(name))) throw new NameTakenError(name, 'account');
+        if (!(await s.insertNamespace(namespace))) throw new NameTakenError(name, 'namespace');
+      });
       return namespace;
     },
 
     /** Deletes a namespace and its memberships (its repositories stay). Personal namespaces go with their user. */
-    removeNamespace(name: string): void {
-      if (personalOwner(name)) {
+    async removeNamespace(name: string): Promise<void> {
+      if (await personalOwner(store, name)) {
         throw new InvalidInputError('namespace', `${name} is the personal namespace of user ${name}`);
       }
-      if (!store.deleteNamespace(name)) throw new NamespaceNotFoundError(name);
+      if (!(await store.deleteNamespace(name))) throw new NamespaceNotFoundError(name);
     },
 
-    setNamespacePublic(name: string, isPublic: boolean): void {
-      const namespace = requireNamespace(name);
-      materialize(namespace);
-      store.setNamespacePublic(name, isPublic);
+    async setNamespacePublic(name: string, isPublic: boolean): Promise<void> {
+      await store.transaction(async (s) => {
+        const namespace = await requireNamespace(s, name);
+        await materialize(s, namespace);
+        await s.setNamespacePublic(name, isPublic);
+      });
     },
 
     /** A stored namespace, or a user's personal one (private until made public). */
-    getNamespace: findNamespace,
+    getNamespace: (name: string): Promise<Namespace | undefined> => findNamespace(store, name),
 
     /** Stored namespaces and, when enabled, every user's personal namespace, by name. */
-    listNamespaces(): Namespace[] {
-      const byName = new Map(store.listNamespaces().map((n) => [n.name, n]));
+    async listNamespaces(): Promise<Namespace[]> {
+      const byName = new Map((await store.listNamespaces()).map((n) => [n.name, n]));
       if (personalNamespaces) {
-        for (const user of store.listAccounts('user')) {
+        for (const user of await store.listAccounts('user')) {
           if (!byName.has(user.name)) {
             byName.set(user.name, { name: user.name, public: false, createdAt: user.createdAt });
           }
@@ -413,55 +431,72 @@ export function createAccountService({ store, clock, personalNamespaces }: Accou
       return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     },
 
+    /** The names of the public namespaces (a personal namespace is stored once made public). */
+    async publicNamespaces(): Promise<string[]> {
+      return (await store.listNamespaces()).filter((n) => n.public).map((n) => n.name);
+    },
+
     /** Gives `account` (robots with or without prefix) `role` in `namespace`, replacing any earlier role. */
-    setMember(namespace: string, account: string, role: string): Membership {
+    async setMember(namespace: string, account: string, role: string): Promise<Membership> {
       const parsedRole = parseRole(role);
-      const target = requireNamespace(namespace);
-      const member = resolveAccount(account);
-      if (personalOwner(namespace)?.name === member.name) {
+      const target = await requireNamespace(store, namespace);
+      const member = await resolveAccount(store, account);
+      if ((await personalOwner(store, namespace))?.name === member.name) {
         throw new InvalidInputError('member', `${member.name} owns the personal namespace ${namespace}`);
       }
       const membership: Membership = { namespace, account: member.name, role: parsedRole };
-      store.transaction(() => {
-        materialize(target);
-        store.setMember(membership);
+      await store.transaction(async (s) => {
+        await materialize(s, target);
+        await s.setMember(membership);
       });
       return membership;
     },
 
-    removeMember(namespace: string, account: string): void {
-      requireNamespace(namespace);
-      const member = store.getAccount(account) ?? store.getAccount(robotAccountName(account));
+    async removeMember(namespace: string, account: string): Promise<void> {
+      await requireNamespace(store, namespace);
+      const member = (await store.getAccount(account)) ?? (await store.getAccount(robotAccountName(account)));
       const name = member?.name ?? account;
-      if (personalOwner(namespace)?.name === name) {
+      if ((await personalOwner(store, namespace))?.name === name) {
         throw new InvalidInputError('member', `${name} owns the personal namespace ${namespace}`);
       }
-      if (!store.removeMember(namespace, name)) throw new MembershipNotFoundError(namespace, account);
+      if (!(await store.removeMember(namespace, name))) throw new MembershipNotFoundError(namespace, account);
     },
 
     /** Who holds which role in the namespace, the owner of a personal namespace first. */
-    listMembers(namespace: string): Membership[] {
-      requireNamespace(namespace);
-      const owner = personalOwner(namespace);
-      const stored = store.listMembers(namespace);
+    async listMembers(namespace: string): Promise<Membership[]> {
+      await requireNamespace(store, namespace);
+      const owner = await personalOwner(store, namespace);
+      const stored = await store.listMembers(namespace);
       return owner ? [ownerMembership(namespace), ...stored] : stored;
     },
 
     /** The account's roles (robots with or without prefix), its personal namespace first. */
-    membershipsOf(account: string): Membership[] {
-      const member = resolveAccount(account);
-      const stored = store.membershipsOf(member.name);
+    async membershipsOf(account: string): Promise<Membership[]> {
+      const member = await resolveAccount(store, account);
+      const stored = await store.membershipsOf(member.name);
       return personalNamespaces && member.kind === 'user'
         ? [ownerMembership(member.name), ...stored]
         : stored;
     },
 
     /**
+     * The roles `accountName` (exact, unlike membershipsOf) holds, its personal namespace first; none
+     * when there is no such account. Global administration is not a role: callers check it themselves.
+     */
+    async rolesOf(accountName: string): Promise<Membership[]> {
+      const [account, stored] = await Promise.all([
+        personalNamespaces ? store.getAccount(accountName) : undefined,
+        store.membershipsOf(accountName),
+      ]);
+      return account?.kind === 'user' ? [ownerMembership(accountName), ...stored] : stored;
+    },
+
+    /**
      * The role `accountName` (exact) holds in `namespace`, counting a user's personal namespace.
      * Global administration (Account.admin) is not a role: callers check it themselves.
      */
-    roleIn(namespace: string, accountName: string): Role | undefined {
-      if (personalOwner(namespace)?.name === accountName) return 'admin';
+    async roleIn(namespace: string, accountName: string): Promise<Role | undefined> {
+      if ((await personalOwner(store, namespace))?.name === accountName) return 'admin';
       return store.getRole(namespace, accountName);
     },
   };

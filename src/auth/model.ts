@@ -47,35 +47,51 @@ export interface Membership {
   role: Role;
 }
 
-/** Persistence for accounts and namespaces (implemented in src/metadata). Synchronous, like SQLite. */
+/**
+ * Persistence for accounts and namespaces (implemented in src/metadata). Asynchronous, so that a
+ * networked database (PostgreSQL) implements it as well as an embedded one (SQLite). Each call on its
+ * own is atomic; several calls that must hold together are one unit of work (`transaction`).
+ */
 export interface AccountStore {
-  /** Runs `work` as one transaction: all of its writes happen, or none (work must not await). */
-  transaction<T>(work: () => T): T;
-  getAccount(name: string): StoredAccount | undefined;
-  listAccounts(kind?: AccountKind): Account[];
-  countAccounts(): number;
+  /**
+   * Runs `work` as one unit of work: one transaction whose writes all happen, or none. It commits when
+   * `work` resolves and rolls back when it throws or rejects, after any number of awaits.
+   * - `work` makes its calls through the store it is given, which runs them inside the transaction.
+   *   That store is only good until `work` settles; calling it later rejects.
+   * - Calls on this store (the outer one) from elsewhere while the unit of work is open never see its
+   *   uncommitted writes: an embedded database makes them wait until it ends (SQLite: the whole
+   *   process shares one connection), a networked one answers them from another connection. So `work`
+   *   must never call the outer store (on SQLite that call would wait for `work`, which waits for it).
+   * - `transaction` on the given store just runs its `work` within the same unit of work.
+   * - The unit of work holds the database's write lock while open (on SQLite, the connection): keep
+   *   slow work such as password hashing or network calls out of it.
+   */
+  transaction<T>(work: (store: AccountStore) => Promise<T>): Promise<T>;
+  getAccount(name: string): Promise<StoredAccount | undefined>;
+  listAccounts(kind?: AccountKind): Promise<Account[]>;
+  countAccounts(): Promise<number>;
   /** Returns false when the name is taken. */
-  insertAccount(account: StoredAccount): boolean;
+  insertAccount(account: StoredAccount): Promise<boolean>;
   /** Replaces the secret and bumps credentialVersion; false when no such account. */
-  updateSecret(name: string, secretHash: string): boolean;
-  setAdmin(name: string, admin: boolean): boolean;
+  updateSecret(name: string, secretHash: string): Promise<boolean>;
+  setAdmin(name: string, admin: boolean): Promise<boolean>;
   /** Deletes the account and its memberships; false when no such account. */
-  deleteAccount(name: string): boolean;
+  deleteAccount(name: string): Promise<boolean>;
 
-  getNamespace(name: string): Namespace | undefined;
-  listNamespaces(): Namespace[];
+  getNamespace(name: string): Promise<Namespace | undefined>;
+  listNamespaces(): Promise<Namespace[]>;
   /** Returns false when the name is taken. */
-  insertNamespace(namespace: Namespace): boolean;
-  setNamespacePublic(name: string, isPublic: boolean): boolean;
+  insertNamespace(namespace: Namespace): Promise<boolean>;
+  setNamespacePublic(name: string, isPublic: boolean): Promise<boolean>;
   /** Deletes the namespace and its memberships (not its repositories); false when no such namespace. */
-  deleteNamespace(name: string): boolean;
+  deleteNamespace(name: string): Promise<boolean>;
 
-  /** Adds or replaces the account's role in the namespace. */
-  setMember(membership: Membership): void;
-  removeMember(namespace: string, account: string): boolean;
-  getRole(namespace: string, account: string): Role | undefined;
-  listMembers(namespace: string): Membership[];
-  membershipsOf(account: string): Membership[];
+  /** Adds or replaces the account's role in the namespace; rejects when either does not exist. */
+  setMember(membership: Membership): Promise<void>;
+  removeMember(namespace: string, account: string): Promise<boolean>;
+  getRole(namespace: string, account: string): Promise<Role | undefined>;
+  listMembers(namespace: string): Promise<Membership[]>;
+  membershipsOf(account: string): Promise<Membership[]>;
 }
 
 /** Who is making a request, once their credentials or token have been checked. */

@@ -42,7 +42,7 @@ export interface TokenResponse {
 /** What the token service reads of the account directory. */
 export interface TokenAccounts {
   authenticate(name: string, secret: string): Promise<Account | undefined>;
-  getAccount(name: string): Account | undefined;
+  getAccount(name: string): Promise<Account | undefined>;
 }
 
 export interface TokenServiceDeps {
@@ -72,7 +72,7 @@ export function createTokenService(deps: TokenServiceDeps) {
     source: string,
     signal?: AbortSignal,
   ): Promise<Account> {
-    const known = accounts.getAccount(username);
+    const known = await accounts.getAccount(username);
     const ok = await deps.gate.login(
       {
         name: username,
@@ -86,7 +86,7 @@ export function createTokenService(deps: TokenServiceDeps) {
       },
       async () => (await accounts.authenticate(username, password)) !== undefined,
     );
-    const account = ok ? accounts.getAccount(username) : undefined;
+    const account = ok ? await accounts.getAccount(username) : undefined;
     // Clients print the message (docker: "unauthorized: invalid username or password").
     if (!account) throw new UnauthorizedError('invalid username or password', 'invalid username or password');
     return account;
@@ -110,7 +110,7 @@ export function createTokenService(deps: TokenServiceDeps) {
       log.warn({ event: 'refresh token refused', source, reason }, 'login failed');
       throw new UnauthorizedError(`invalid refresh token: ${reason}`);
     }
-    const account = accounts.getAccount(claims.name);
+    const account = await accounts.getAccount(claims.name);
     const same =
       account?.credentialVersion === claims.credentialVersion && account.createdAt === claims.createdAt;
     if (!account || !same) {
@@ -153,7 +153,7 @@ export function createTokenService(deps: TokenServiceDeps) {
           'malformed scopes or invalid repository names ignored',
         );
       }
-      const access = deps.policy.grant(principal, requested).filter((a) => a.actions.length > 0);
+      const access = (await deps.policy.grant(principal, requested)).filter((a) => a.actions.length > 0);
       const refused = missing(access, requested);
       if (refused.length > 0) {
         log.info(

@@ -124,7 +124,7 @@ export interface TokenVerifierOptions {
   own: { key: SigningKey; issuer: string; service: string };
   trusted: readonly TrustedIssuer[];
   /** The account directory: an own token counts only while the account it was issued to exists. */
-  accounts: { getAccount(name: string): Account | undefined };
+  accounts: { getAccount(name: string): Promise<Account | undefined> };
   clockSkewSeconds: number;
   clock: () => number;
   /** Verified tokens remembered until they expire, so each is checked cryptographically once. */
@@ -190,10 +190,10 @@ export function createTokenVerifier(options: TokenVerifierOptions) {
   }
 
   /** The claims plus the account an own token names, which must be the one it was issued to. */
-  function withAccount(claims: VerifiedClaims): VerifiedAccessToken {
+  async function withAccount(claims: VerifiedClaims): Promise<VerifiedAccessToken> {
     const { accountCreatedAt, ...verified } = claims;
     if (!verified.own || verified.subject === '') return verified;
-    const account = options.accounts.getAccount(verified.subject);
+    const account = await options.accounts.getAccount(verified.subject);
     if (!account) throw new InvalidTokenError('the token names an account that no longer exists');
     if (account.createdAt !== accountCreatedAt) {
       throw new InvalidTokenError("the token's account was deleted");

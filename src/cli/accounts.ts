@@ -156,11 +156,11 @@ export function userCommand(): Command {
 
   subcommand(user, 'rm <name>', 'remove a user, their memberships and personal namespace settings').action(
     (name: string, flags: CommonFlags) =>
-      withAccounts(flags, (accounts) => {
-        if (accounts.getAccount(name)?.kind === 'robot') {
+      withAccounts(flags, async (accounts) => {
+        if ((await accounts.getAccount(name))?.kind === 'robot') {
           throw new InvalidInputError('user', `${name} is a robot account; use berth robot rm`);
         }
-        accounts.removeAccount(name);
+        await accounts.removeAccount(name);
         note(`removed user ${name}`);
       }),
   );
@@ -168,8 +168,8 @@ export function userCommand(): Command {
   subcommand(user, 'list', 'list users')
     .option('--json', 'print JSON')
     .action((flags: ListFlags) =>
-      withAccounts(flags, (accounts) => {
-        const users = accounts.listAccounts('user');
+      withAccounts(flags, async (accounts) => {
+        const users = await accounts.listAccounts('user');
         if (flags.json) return printJson(users);
         printTable(
           ['NAME', 'ADMIN', 'DESCRIPTION'],
@@ -185,8 +185,10 @@ export function userCommand(): Command {
   )
     .option('--overwrite', 'replace the passwords of users that already exist')
     .action((file: string, flags: CommonFlags & { overwrite?: boolean }) =>
-      withAccounts(flags, (accounts) => {
-        const result = accounts.importHtpasswd(readTextFile(file), { overwrite: flags.overwrite ?? false });
+      withAccounts(flags, async (accounts) => {
+        const result = await accounts.importHtpasswd(readTextFile(file), {
+          overwrite: flags.overwrite ?? false,
+        });
         for (const name of result.added) print(`added ${name}`);
         for (const name of result.updated) print(`updated ${name}`);
         for (const name of result.skipped) print(`skipped ${name}`);
@@ -200,8 +202,8 @@ export function userCommand(): Command {
   subcommand(user, 'admin <name>', 'make a user a global administrator (on) or not (off)')
     .addArgument(onOff())
     .action((name: string, state: 'on' | 'off', flags: CommonFlags) =>
-      withAccounts(flags, (accounts) => {
-        accounts.setAdmin(name, state === 'on');
+      withAccounts(flags, async (accounts) => {
+        await accounts.setAdmin(name, state === 'on');
         note(state === 'on' ? `${name} is now an administrator` : `${name} is no longer an administrator`);
       }),
     );
@@ -221,8 +223,8 @@ export function robotCommand(): Command {
       [],
     )
     .action((name: string, flags: CommonFlags & { description?: string; grant: Grant[] }) =>
-      withAccounts(flags, (accounts) => {
-        const { account, secret } = accounts.addRobot(name, {
+      withAccounts(flags, async (accounts) => {
+        const { account, secret } = await accounts.addRobot(name, {
           description: flags.description,
           grants: flags.grant,
         });
@@ -233,8 +235,8 @@ export function robotCommand(): Command {
 
   subcommand(robot, 'rotate <name>', "replace a robot's secret and print the new one (shown once)").action(
     (name: string, flags: CommonFlags) =>
-      withAccounts(flags, (accounts) => {
-        const secret = accounts.rotateRobotSecret(name);
+      withAccounts(flags, async (accounts) => {
+        const secret = await accounts.rotateRobotSecret(name);
         note(`new secret for ${robotAccountName(name)} (shown once; the old one no longer works):`);
         print(secret);
       }),
@@ -242,12 +244,12 @@ export function robotCommand(): Command {
 
   subcommand(robot, 'rm <name>', 'remove a robot account and its grants').action(
     (name: string, flags: CommonFlags) =>
-      withAccounts(flags, (accounts) => {
+      withAccounts(flags, async (accounts) => {
         const fullName = robotAccountName(name);
-        if (accounts.getAccount(fullName)?.kind !== 'robot') {
+        if ((await accounts.getAccount(fullName))?.kind !== 'robot') {
           throw new AccountNotFoundError(fullName);
         }
-        accounts.removeAccount(fullName);
+        await accounts.removeAccount(fullName);
         note(`removed ${fullName}`);
       }),
   );
@@ -255,11 +257,16 @@ export function robotCommand(): Command {
   subcommand(robot, 'list', 'list robot accounts and their grants')
     .option('--json', 'print JSON')
     .action((flags: ListFlags) =>
-      withAccounts(flags, (accounts) => {
-        const robots = accounts.listAccounts('robot').map((account) => ({
-          ...account,
-          grants: accounts.membershipsOf(account.name).map(({ namespace, role }) => ({ namespace, role })),
-        }));
+      withAccounts(flags, async (accounts) => {
+        const robots = await Promise.all(
+          (await accounts.listAccounts('robot')).map(async (account) => ({
+            ...account,
+            grants: (await accounts.membershipsOf(account.name)).map(({ namespace, role }) => ({
+              namespace,
+              role,
+            })),
+          })),
+        );
         if (flags.json) return printJson(robots);
         printTable(
           ['NAME', 'GRANTS', 'DESCRIPTION'],
@@ -281,16 +288,16 @@ export function namespaceCommand(): Command {
   subcommand(namespace, 'add <name>', 'add a namespace (private unless --public)')
     .option('--public', 'anyone, even anonymous clients, may pull')
     .action((name: string, flags: CommonFlags & { public?: boolean }) =>
-      withAccounts(flags, (accounts) => {
-        const created = accounts.addNamespace(name, { public: flags.public ?? false });
+      withAccounts(flags, async (accounts) => {
+        const created = await accounts.addNamespace(name, { public: flags.public ?? false });
         note(`created namespace ${created.name} (${created.public ? 'public' : 'private'})`);
       }),
     );
 
   subcommand(namespace, 'rm <name>', 'remove a namespace and its members (its repositories are kept)').action(
     (name: string, flags: CommonFlags) =>
-      withAccounts(flags, (accounts) => {
-        accounts.removeNamespace(name);
+      withAccounts(flags, async (accounts) => {
+        await accounts.removeNamespace(name);
         note(`removed namespace ${name}`);
       }),
   );
@@ -298,8 +305,8 @@ export function namespaceCommand(): Command {
   subcommand(namespace, 'list', 'list namespaces, including personal ones')
     .option('--json', 'print JSON')
     .action((flags: ListFlags) =>
-      withAccounts(flags, (accounts) => {
-        const namespaces = accounts.listNamespaces();
+      withAccounts(flags, async (accounts) => {
+        const namespaces = await accounts.listNamespaces();
         if (flags.json) return printJson(namespaces);
         printTable(
           ['NAME', 'PUBLIC'],
@@ -311,8 +318,8 @@ export function namespaceCommand(): Command {
   subcommand(namespace, 'public <name>', 'let anyone pull from the namespace (on) or only members (off)')
     .addArgument(onOff())
     .action((name: string, state: 'on' | 'off', flags: CommonFlags) =>
-      withAccounts(flags, (accounts) => {
-        accounts.setNamespacePublic(name, state === 'on');
+      withAccounts(flags, async (accounts) => {
+        await accounts.setNamespacePublic(name, state === 'on');
         note(`${name} is now ${state === 'on' ? 'public' : 'private'}`);
       }),
     );
@@ -320,16 +327,16 @@ export function namespaceCommand(): Command {
   subcommand(namespace, 'grant <namespace> <account>', 'give an account a role in a namespace')
     .addArgument(new Argument('<role>', 'read, write or admin'))
     .action((name: string, account: string, role: string, flags: CommonFlags) =>
-      withAccounts(flags, (accounts) => {
-        const membership = accounts.setMember(name, account, role);
+      withAccounts(flags, async (accounts) => {
+        const membership = await accounts.setMember(name, account, role);
         note(`${membership.account} has role ${membership.role} in ${membership.namespace}`);
       }),
     );
 
   subcommand(namespace, 'revoke <namespace> <account>', "remove an account's role in a namespace").action(
     (name: string, account: string, flags: CommonFlags) =>
-      withAccounts(flags, (accounts) => {
-        accounts.removeMember(name, account);
+      withAccounts(flags, async (accounts) => {
+        await accounts.removeMember(name, account);
         note(`${account} no longer has a role in ${name}`);
       }),
   );
@@ -337,8 +344,8 @@ export function namespaceCommand(): Command {
   subcommand(namespace, 'members <namespace>', 'list who holds which role in a namespace')
     .option('--json', 'print JSON')
     .action((name: string, flags: ListFlags) =>
-      withAccounts(flags, (accounts) => {
-        const members = accounts.listMembers(name);
+      withAccounts(flags, async (accounts) => {
+        const members = await accounts.listMembers(name);
         if (flags.json) return printJson(members);
         printTable(
           ['ACCOUNT', 'ROLE'],

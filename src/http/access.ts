@@ -19,9 +19,15 @@ export const allowEverything: Authorizer = {
   async authorize() {},
 };
 
-/** What an authorizer leaves on ctx.state for handlers: listings show only what the caller may read. */
+/** What an authorizer leaves on ctx.state for handlers. */
 export interface AuthState {
   principal?: Principal;
+  /**
+   * Access is checked repository by repository (token mode), so a cross-repository mount takes blobs
+   * only from the `from` repository the caller was allowed to read.
+   */
+  checksRepositories?: boolean;
+  /** Set for routes that list repositories (the catalog): it shows only those this holds for. */
   readable?: (repository: string) => boolean;
 }
 

@@ -8,7 +8,7 @@
 //   asking (or is anonymous, so the client should log in); 403 DENIED when the account may not.
 import { ANONYMOUS, principalOf, type Principal } from '../auth/model.js';
 import type { AccessPolicy } from '../auth/policy.js';
-import { covers, formatScope, missing } from '../auth/scope.js';
+import { catalogAccess, covers, formatScope, missing, type Access } from '../auth/scope.js';
 import { InvalidTokenError, type TokenVerifier, type VerifiedAccessToken } from '../auth/tokens.js';
 import type { Logger } from '../registry/deps.js';
 import { DeniedError } from '../registry/errors.js';
@@ -24,6 +24,10 @@ export interface TokenAuthorizerDeps {
   realm: string | null;
   log: Logger;
 }
+
+/** Whether the route lists repositories (the catalog), so that it needs the caller's `readable` filter. */
+const listsRepositories = (required: readonly Access[]) =>
+  required.some((a) => a.type === catalogAccess.type && a.name === catalogAccess.name);
 
 export function createTokenAuthorizer(deps: TokenAuthorizerDeps): Authorizer {
   const { verifier, policy, log } = deps;
@@ -62,11 +66,17 @@ export function createTokenAuthorizer(deps: TokenAuthorizerDeps): Authorizer {
       }
       const state = authState(ctx);
       state.principal = principal;
-      state.readable = principal.kind === 'external' ? () => true : policy.readable(principal);
-      if (covers(token.access, required)) return;
+      state.checksRepositories = true;
+      if (covers(token.access, required)) {
+        // Read only for the routes that list: the filter costs queries, every other request none.
+        if (listsRepositories(required)) {
+          state.readable = principal.kind === 'external' ? () => true : await policy.readable(principal);
+        }
+        return;
+      }
 
       const lacking = formatScope(missing(token.access, required));
-      if (principal.kind === 'account' && !policy.allows(principal, required)) {
+      if (principal.kind === 'account' && !(await policy.allows(principal, required))) {
         log.info(
           { event: 'access denied', account: principal.name, source: clientAddress(ctx), refused: lacking },
           'access denied',

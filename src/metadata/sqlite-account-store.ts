@@ -1,6 +1,9 @@
 // AccountStore on SQLite: the only place with accounts, namespaces and membership SQL.
-// Every method is one prepared statement; none awaits. Referential rules (a membership names an
-// existing namespace and account, and goes with either) are foreign keys with ON DELETE CASCADE.
+// Every method is one prepared statement, run synchronously and answered as a settled promise; a unit
+// of work is BEGIN IMMEDIATE ... COMMIT holding the connection's lock (connection-lock.ts), so that
+// no other call on the connection runs inside it while its body awaits. Referential rules (a
+// membership names an existing namespace and account, and goes with either) are foreign keys with
+// ON DELETE CASCADE.
 import type {
   Account,
   AccountKind,
@@ -10,6 +13,8 @@ import type {
   Role,
   StoredAccount,
 } from '../auth/model.js';
+import { asAsync, type Synchronous } from './as-async.js';
+import { connectionLock, settle } from './connection-lock.js';
 import type { SqliteDatabase } from './db.js';
 
 interface AccountRow {
@@ -51,10 +56,16 @@ function toNamespace(row: NamespaceRow): Namespace {
 /** Accounts remembered between requests at most (each verified token looks its account up). */
 const ACCOUNT_CACHE_MAX = 10_000;
 
+/** Every method but `transaction`, answered synchronously. */
+type SyncAccountStore = Synchronous<Omit<AccountStore, 'transaction'>>;
+
 /**
  * Account lookups are cached, because every request with a token looks up its account (so a deleted
- * account loses access at once). The cache is dropped on every write through this store, and whenever
+ * account loses access at once). The cache is dropped on every write through this store, at the end of
+ * every unit of work (a rollback may undo what was read into it inside), and whenever
  * `PRAGMA data_version` shows a commit by another connection (the `berth user ...` CLI, another Berth).
+ * While a unit of work is open, calls from outside it wait (connection-lock.ts), so they never read
+ * its uncommitted writes, from the database or from the cache.
  */
 export function createSqliteAccountStore(db: SqliteDatabase): AccountStore {
   const statements = {
@@ -108,14 +119,7 @@ export function createSqliteAccountStore(db: SqliteDatabase): AccountStore {
       return write(...args);
     };
 
-  return {
-    transaction(work) {
-      try {
-        return db.transaction(work)();
-      } finally {
-        accounts.clear(); // a rollback may undo what was read into the cache inside the transaction
-      }
-    },
+  const sync: SyncAccountStore = {
     getAccount(name) {
       const version = statements.dataVersion.get() as number;
       if (version !== seenVersion) {
@@ -181,5 +185,33 @@ export function createSqliteAccountStore(db: SqliteDatabase): AccountStore {
     getRole: (namespace, account) => statements.getRole.get(namespace, account) as Role | undefined,
     listMembers: (namespace) => statements.listMembers.all(namespace) as Membership[],
     membershipsOf: (account) => statements.membershipsOf.all(account) as Membership[],
+  };
+
+  const lock = connectionLock(db);
+
+  /** The store a unit of work is given: straight on the connection, and only while the work is open. */
+  function scopedStore(isOpen: () => boolean): AccountStore {
+    const scoped: AccountStore = {
+      ...asAsync<Omit<AccountStore, 'transaction'>>(sync, (call) =>
+        isOpen() ? settle(call) : Promise.reject(new Error('the unit of work of this store has ended')),
+      ),
+      transaction: async (work) => work(scoped),
+    };
+    return scoped;
+  }
+
+  return {
+    ...asAsync<Omit<AccountStore, 'transaction'>>(sync, lock.run),
+    transaction(work) {
+      let open = true;
+      const scoped = scopedStore(() => open);
+      return lock.unitOfWork(
+        () => work(scoped),
+        () => {
+          open = false;
+          accounts.clear();
+        },
+      );
+    },
   };
 }

@@ -142,7 +142,7 @@ describe('berth user', () => {
       stdout: '',
       stderr: 'removed user root\n',
     });
-    expect(await inspect((a) => a.listAccounts().map((x) => x.name))).toEqual(['alice']);
+    expect(await inspect(async (a) => (await a.listAccounts()).map((x) => x.name))).toEqual(['alice']);
   });
 
   it('imports the bcrypt entries of an htpasswd file, reporting rejected lines without hashes', async () => {
@@ -232,10 +232,9 @@ describe('berth robot', () => {
     expect(added.stdout).toMatch(/^berth_[A-Za-z0-9_-]{43}\n$/);
     const secret = added.stdout.trim();
     expect(await inspect((a) => a.authenticate('robot+ci', secret))).toMatchObject({ kind: 'robot' });
-    expect(await inspect((a) => [a.roleIn('team-a', 'robot+ci'), a.roleIn('team-b', 'robot+ci')])).toEqual([
-      'write',
-      'read',
-    ]);
+    expect(
+      await inspect((a) => Promise.all([a.roleIn('team-a', 'robot+ci'), a.roleIn('team-b', 'robot+ci')])),
+    ).toEqual(['write', 'read']);
 
     expect(await berth(['robot', 'list'])).toEqual({
       code: 0,
@@ -299,7 +298,7 @@ describe('berth robot', () => {
       stderr: 'berth: invalid user: robot+ci is a robot account; use berth robot rm\n',
     });
     expect(await berth(['robot', 'rm', 'ci'])).toEqual({ code: 0, stdout: '', stderr: 'removed robot+ci\n' });
-    expect(await inspect((a) => a.listAccounts().map((x) => x.name))).toEqual(['alice']);
+    expect(await inspect(async (a) => (await a.listAccounts()).map((x) => x.name))).toEqual(['alice']);
   });
 });
 

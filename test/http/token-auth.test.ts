@@ -111,12 +111,12 @@ beforeAll(async () => {
   await accounts.addUser('writer', 'writer-password');
   await accounts.addUser('reader', 'reader-password');
   await accounts.addUser('alice', 'alice-password');
-  accounts.addNamespace('team-a');
-  accounts.addNamespace('team-b');
-  accounts.addNamespace('pub', { public: true });
-  accounts.setMember('team-a', 'writer', 'write');
-  accounts.setMember('team-a', 'reader', 'read');
-  accounts.setMember('team-b', 'writer', 'write');
+  await accounts.addNamespace('team-a');
+  await accounts.addNamespace('team-b');
+  await accounts.addNamespace('pub', { public: true });
+  await accounts.setMember('team-a', 'writer', 'write');
+  await accounts.setMember('team-a', 'reader', 'read');
+  await accounts.setMember('team-b', 'writer', 'write');
 });
 
 afterAll(async () => {
@@ -367,7 +367,7 @@ describe('roles, namespaces and the catalog', () => {
     });
     expect(put.status).toBe(201);
     await accounts.addUser('bob', 'bob-password');
-    accounts.setMember('team-b', 'bob', 'write');
+    await accounts.setMember('team-b', 'bob', 'write');
     const mountPath = `/v2/team-b/app/blobs/uploads/?mount=${digestOf(layer)}&from=team-a/base`;
     const bob = await token(
       ['repository:team-b/app:pull,push', 'repository:team-a/base:pull'],
@@ -434,11 +434,13 @@ describe('roles, namespaces and the catalog', () => {
   });
 
   it('lets a robot account push with its secret, and cuts it off when it is deleted', async () => {
-    const { account, secret } = accounts.addRobot('ci', { grants: [{ namespace: 'team-b', role: 'write' }] });
+    const { account, secret } = await accounts.addRobot('ci', {
+      grants: [{ namespace: 'team-b', role: 'write' }],
+    });
     expect(account.name).toBe('robot+ci');
     const robot = await token(['repository:team-b/built:pull,push'], ['robot+ci', secret]);
     expect((await pushImage('team-b/built', '1', robot)).status).toBe(201);
-    accounts.removeAccount('robot+ci');
+    await accounts.removeAccount('robot+ci');
     const res = await api('GET', '/v2/team-b/built/tags/list', { headers: bearer(robot) });
     expectOciError(res, 401, 'UNAUTHORIZED');
     expect(challengeOf(res)).toContain('error="invalid_token"');
@@ -448,9 +450,9 @@ describe('roles, namespaces and the catalog', () => {
   it('refuses the access token of a deleted account, even when one of the same name is made again', async () => {
     await accounts.addUser('erin', 'erin-password');
     const old = await token(['repository:erin/app:pull,push'], ['erin', 'erin-password']);
-    expect(claimsOf(old).payload.ca).toBe(accounts.getAccount('erin')?.createdAt);
+    expect(claimsOf(old).payload.ca).toBe((await accounts.getAccount('erin'))?.createdAt);
     expect((await api('GET', '/v2/', { headers: bearer(old) })).status).toBe(200);
-    accounts.removeAccount('erin');
+    await accounts.removeAccount('erin');
     // Someone else takes the name, and with it the personal namespace erin/... the old token names.
     await accounts.addUser('erin', 'new-erin-password');
     for (const path of ['/v2/', '/v2/erin/app/tags/list']) {
@@ -470,10 +472,10 @@ describe('roles, namespaces and the catalog', () => {
 
   it('refuses the token of a robot deleted and re-created at once', async () => {
     const grants = [{ namespace: 'team-b', role: 'read' as const }];
-    const { secret } = accounts.addRobot('nightly', { grants });
+    const { secret } = await accounts.addRobot('nightly', { grants });
     const old = await token(['repository:team-b/built:pull'], ['robot+nightly', secret]);
-    accounts.removeAccount('robot+nightly');
-    const again = accounts.addRobot('nightly', { grants });
+    await accounts.removeAccount('robot+nightly');
+    const again = await accounts.addRobot('nightly', { grants });
     const refused = await api('GET', '/v2/team-b/built/tags/list', { headers: bearer(old) });
     expectOciError(refused, 401, 'UNAUTHORIZED');
     expect(challengeOf(refused)).toContain('error="invalid_token"');
@@ -503,7 +505,7 @@ describe('roles, namespaces and the catalog', () => {
     expect(again.status).toBe(200);
     // oauth.md: the refresh grant answers with the same refresh token.
     expect((JSON.parse(again.text) as { refresh_token: string }).refresh_token).toBe(refresh);
-    accounts.removeAccount('dora');
+    await accounts.removeAccount('dora');
     await accounts.addUser('dora', 'dora-password');
     expectOciError(await form(), 401, 'UNAUTHORIZED');
   });

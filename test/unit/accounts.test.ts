@@ -1,7 +1,4 @@
 import bcrypt from 'bcryptjs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createAccountService } from '../../src/auth/accounts.js';
 import { AccountError } from '../../src/auth/errors.js';
@@ -33,95 +30,6 @@ async function accountError(work: () => unknown): Promise<AccountError> {
   throw new Error('expected an AccountError');
 }
 
-/** A user row as the store keeps it. */
-const storedAlice = {
-  name: 'alice',
-  kind: 'user' as const,
-  admin: false,
-  credentialVersion: 1,
-  description: null,
-  createdAt: T0,
-  secretHash: '$sha256$x',
-};
-
-describe('sqlite account store', () => {
-  it('bumps the credential version with each new secret', () => {
-    const { store } = setup();
-    const account = storedAlice;
-    expect(store.insertAccount(account)).toBe(true);
-    expect(store.insertAccount(account)).toBe(false);
-    expect(store.updateSecret('alice', '$sha256$y')).toBe(true);
-    expect(store.getAccount('alice')).toEqual({ ...account, credentialVersion: 2, secretHash: '$sha256$y' });
-    expect(store.updateSecret('nobody', '$sha256$y')).toBe(false);
-    expect(store.countAccounts()).toBe(1);
-  });
-
-  it('sees writes of its own and of other connections at once, through its account cache', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'berth-accounts-'));
-    const path = join(dir, 'berth.db');
-    const server = openDatabase(path);
-    const cli = openDatabase(path);
-    try {
-      const cached = createSqliteAccountStore(server);
-      const other = createSqliteAccountStore(cli);
-      const alice = storedAlice;
-      expect(cached.getAccount('alice')).toBeUndefined();
-      other.insertAccount(alice);
-      expect(cached.getAccount('alice')?.credentialVersion).toBe(1);
-      other.updateSecret('alice', '$sha256$y');
-      expect(cached.getAccount('alice')?.credentialVersion).toBe(2);
-      cached.setAdmin('alice', true);
-      expect(cached.getAccount('alice')?.admin).toBe(true);
-      other.deleteAccount('alice');
-      expect(cached.getAccount('alice')).toBeUndefined();
-      expect(() =>
-        cached.transaction(() => {
-          cached.insertAccount(alice);
-          expect(cached.getAccount('alice')?.name).toBe('alice');
-          throw new Error('roll back');
-        }),
-      ).toThrow('roll back');
-      expect(cached.getAccount('alice')).toBeUndefined();
-    } finally {
-      server.close();
-      cli.close();
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
-
-  it('refuses a membership of a missing account or namespace, and drops memberships with either', () => {
-    const { store } = setup();
-    store.insertAccount({
-      name: 'bob',
-      kind: 'user',
-      admin: false,
-      credentialVersion: 1,
-      description: null,
-      createdAt: T0,
-      secretHash: 'h',
-    });
-    store.insertNamespace({ name: 'team', public: false, createdAt: T0 });
-    store.insertNamespace({ name: 'other', public: true, createdAt: T0 });
-    expect(() => store.setMember({ namespace: 'nope', account: 'bob', role: 'read' })).toThrow(/FOREIGN KEY/);
-    expect(() => store.setMember({ namespace: 'team', account: 'nobody', role: 'read' })).toThrow(
-      /FOREIGN KEY/,
-    );
-    store.setMember({ namespace: 'team', account: 'bob', role: 'read' });
-    store.setMember({ namespace: 'team', account: 'bob', role: 'write' });
-    store.setMember({ namespace: 'other', account: 'bob', role: 'admin' });
-    expect(store.getRole('team', 'bob')).toBe('write');
-    expect(store.membershipsOf('bob')).toEqual([
-      { namespace: 'other', account: 'bob', role: 'admin' },
-      { namespace: 'team', account: 'bob', role: 'write' },
-    ]);
-    expect(store.deleteNamespace('team')).toBe(true);
-    expect(store.membershipsOf('bob')).toEqual([{ namespace: 'other', account: 'bob', role: 'admin' }]);
-    expect(store.deleteAccount('bob')).toBe(true);
-    expect(store.listMembers('other')).toEqual([]);
-    expect(store.deleteAccount('bob')).toBe(false);
-  });
-});
-
 describe('users', () => {
   it('adds a user whose password authenticates, without exposing the hash', async () => {
     const { accounts, store } = setup();
@@ -134,12 +42,12 @@ describe('users', () => {
       description: 'Alice',
       createdAt: T0,
     });
-    expect(accounts.getAccount('alice')).toEqual(alice);
-    expect(store.getAccount('alice')?.secretHash).toMatch(/^\$scrypt\$/);
+    expect(await accounts.getAccount('alice')).toEqual(alice);
+    expect((await store.getAccount('alice'))?.secretHash).toMatch(/^\$scrypt\$/);
     expect(await accounts.authenticate('alice', 'wonderland')).toEqual(alice);
     expect(await accounts.authenticate('alice', 'Wonderland')).toBeUndefined();
     expect(await accounts.authenticate('nobody', 'wonderland')).toBeUndefined();
-    expect(accounts.getAccount('nobody')).toBeUndefined();
+    expect(await accounts.getAccount('nobody')).toBeUndefined();
   });
 
   it.each([
@@ -193,25 +101,25 @@ describe('users', () => {
     const { accounts } = setup();
     await accounts.addUser('root', 'password1', { admin: true });
     await accounts.addUser('alice', 'password1');
-    accounts.setAdmin('alice', true);
-    expect(accounts.getAccount('alice')?.admin).toBe(true);
-    accounts.setAdmin('root', false);
+    await accounts.setAdmin('alice', true);
+    expect((await accounts.getAccount('alice'))?.admin).toBe(true);
+    await accounts.setAdmin('root', false);
     const demote = await accountError(() => accounts.setAdmin('alice', false));
     expect(demote.code).toBe('CONFLICT');
     expect(demote.message).toBe('alice is the last administrator; make another account admin first');
     const remove = await accountError(() => accounts.removeAccount('alice'));
     expect(remove.code).toBe('CONFLICT');
-    expect(accounts.getAccount('alice')?.admin).toBe(true);
+    expect((await accounts.getAccount('alice'))?.admin).toBe(true);
   });
 
   it('removes a user with their memberships', async () => {
     const { accounts, store } = setup();
     await accounts.addUser('alice', 'password1');
-    accounts.addNamespace('team');
-    accounts.setMember('team', 'alice', 'write');
-    accounts.removeAccount('alice');
-    expect(accounts.getAccount('alice')).toBeUndefined();
-    expect(store.listMembers('team')).toEqual([]);
+    await accounts.addNamespace('team');
+    await accounts.setMember('team', 'alice', 'write');
+    await accounts.removeAccount('alice');
+    expect(await accounts.getAccount('alice')).toBeUndefined();
+    expect(await store.listMembers('team')).toEqual([]);
     const err = await accountError(() => accounts.removeAccount('alice'));
     expect([err.code, err.message]).toEqual(['NOT_FOUND', 'no account named alice']);
   });
@@ -220,19 +128,19 @@ describe('users', () => {
     const { accounts } = setup();
     await accounts.addUser('zed', 'password1');
     await accounts.addUser('amy', 'password1');
-    accounts.addRobot('ci');
-    expect(accounts.listAccounts().map((a) => a.name)).toEqual(['amy', 'robot+ci', 'zed']);
-    expect(accounts.listAccounts('user').map((a) => a.name)).toEqual(['amy', 'zed']);
-    expect(accounts.listAccounts('robot').map((a) => a.name)).toEqual(['robot+ci']);
-    expect(accounts.listAccounts().some((a) => 'secretHash' in a)).toBe(false);
+    await accounts.addRobot('ci');
+    expect((await accounts.listAccounts()).map((a) => a.name)).toEqual(['amy', 'robot+ci', 'zed']);
+    expect((await accounts.listAccounts('user')).map((a) => a.name)).toEqual(['amy', 'zed']);
+    expect((await accounts.listAccounts('robot')).map((a) => a.name)).toEqual(['robot+ci']);
+    expect((await accounts.listAccounts()).some((a) => 'secretHash' in a)).toBe(false);
   });
 });
 
 describe('robots', () => {
   it('adds a robot named robot+NAME with its grants, and authenticates it by its secret', async () => {
     const { accounts } = setup();
-    accounts.addNamespace('team');
-    const { account, secret } = accounts.addRobot('ci', {
+    await accounts.addNamespace('team');
+    const { account, secret } = await accounts.addRobot('ci', {
       description: 'builds',
       grants: [{ namespace: 'team', role: 'write' }],
     });
@@ -247,13 +155,15 @@ describe('robots', () => {
     expect(secret).toMatch(/^berth_[A-Za-z0-9_-]{43}$/);
     expect(await accounts.authenticate('robot+ci', secret)).toEqual(account);
     expect(await accounts.authenticate('ci', secret)).toBeUndefined();
-    expect(accounts.roleIn('team', 'robot+ci')).toBe('write');
-    expect(accounts.membershipsOf('ci')).toEqual([{ namespace: 'team', account: 'robot+ci', role: 'write' }]);
+    expect(await accounts.roleIn('team', 'robot+ci')).toBe('write');
+    expect(await accounts.membershipsOf('ci')).toEqual([
+      { namespace: 'team', account: 'robot+ci', role: 'write' },
+    ]);
   });
 
   it('accepts the name with its prefix, and refuses a taken or invalid one', async () => {
     const { accounts } = setup();
-    expect(accounts.addRobot('robot+ci').account.name).toBe('robot+ci');
+    expect((await accounts.addRobot('robot+ci')).account.name).toBe('robot+ci');
     const taken = await accountError(() => accounts.addRobot('ci'));
     expect([taken.code, taken.message]).toEqual(['CONFLICT', 'the name robot+ci is taken by an account']);
     const invalid = await accountError(() => accounts.addRobot('CI'));
@@ -264,7 +174,7 @@ describe('robots', () => {
 
   it('creates nothing when a grant names a missing namespace or an unknown role', async () => {
     const { accounts } = setup();
-    accounts.addNamespace('team');
+    await accounts.addNamespace('team');
     const missing = await accountError(() =>
       accounts.addRobot('ci', { grants: [{ namespace: 'nope', role: 'read' }] }),
     );
@@ -276,13 +186,13 @@ describe('robots', () => {
       'INVALID',
       'invalid role: owner is not one of read, write, admin',
     ]);
-    expect(accounts.listAccounts()).toEqual([]);
+    expect(await accounts.listAccounts()).toEqual([]);
   });
 
   it('rotates a secret: the old one stops working and the credential version moves on', async () => {
     const { accounts } = setup();
-    const { secret: old } = accounts.addRobot('ci');
-    const fresh = accounts.rotateRobotSecret('ci');
+    const { secret: old } = await accounts.addRobot('ci');
+    const fresh = await accounts.rotateRobotSecret('ci');
     expect(fresh).not.toBe(old);
     expect(await accounts.authenticate('robot+ci', old)).toBeUndefined();
     expect(await accounts.authenticate('robot+ci', fresh)).toMatchObject({ credentialVersion: 2 });
@@ -300,28 +210,28 @@ describe('robots', () => {
       personalNamespaces: true,
     });
     await frozen.addUser('admin', 'admin-password', { admin: true });
-    const first = frozen.addRobot('ci').account;
-    frozen.removeAccount('robot+ci');
-    const second = frozen.addRobot('ci').account;
+    const first = (await frozen.addRobot('ci')).account;
+    await frozen.removeAccount('robot+ci');
+    const second = (await frozen.addRobot('ci')).account;
     expect(second.createdAt).not.toBe(first.createdAt);
-    expect(frozen.getAccount('robot+ci')?.createdAt).toBe(second.createdAt);
+    expect((await frozen.getAccount('robot+ci'))?.createdAt).toBe(second.createdAt);
     // A service that has created nothing yet (another process) moves past the account it deletes.
     const later = createAccountService({
       store: createSqliteAccountStore(db),
       clock: () => T0,
       personalNamespaces: true,
     });
-    later.removeAccount('robot+ci');
-    expect(later.addRobot('ci').account.createdAt).toBeGreaterThan(second.createdAt);
+    await later.removeAccount('robot+ci');
+    expect((await later.addRobot('ci')).account.createdAt).toBeGreaterThan(second.createdAt);
     db.close();
   });
 
   it('has no password and cannot be admin', async () => {
     const { accounts } = setup();
-    accounts.addRobot('ci');
+    await accounts.addRobot('ci');
     expect((await accountError(() => accounts.setPassword('robot+ci', 'password1'))).code).toBe('INVALID');
     expect((await accountError(() => accounts.setAdmin('robot+ci', true))).code).toBe('INVALID');
-    expect(accounts.getAccount('robot+ci')?.admin).toBe(false);
+    expect((await accounts.getAccount('robot+ci'))?.admin).toBe(false);
   });
 });
 
@@ -329,13 +239,13 @@ describe('ambiguous account names', () => {
   it('refuses a grant by a short name that names both a user and a robot', async () => {
     const { accounts } = setup();
     await accounts.addUser('ci', 'ci-user-password');
-    accounts.addRobot('ci');
-    accounts.addNamespace('team');
+    await accounts.addRobot('ci');
+    await accounts.addNamespace('team');
     const err = await accountError(() => accounts.setMember('team', 'ci', 'write'));
     expect(err.code).toBe('INVALID');
     expect(err.message).toContain('both ci and robot+ci exist');
-    expect(accounts.setMember('team', 'robot+ci', 'write').account).toBe('robot+ci');
-    expect(accounts.listMembers('team').map((m) => m.account)).toEqual(['robot+ci']);
+    expect((await accounts.setMember('team', 'robot+ci', 'write')).account).toBe('robot+ci');
+    expect((await accounts.listMembers('team')).map((m) => m.account)).toEqual(['robot+ci']);
   });
 });
 
@@ -357,7 +267,7 @@ describe('authenticate', () => {
   it('verifies imported bcrypt hashes', async () => {
     const { accounts } = setup();
     const hash = (await bcrypt.hash('from-htpasswd', 4)).replace(/^\$2b\$/, '$2y$');
-    accounts.importHtpasswd(`carol:${hash}\n`);
+    await accounts.importHtpasswd(`carol:${hash}\n`);
     expect(await accounts.authenticate('carol', 'from-htpasswd')).toMatchObject({ name: 'carol' });
     expect(await accounts.authenticate('carol', 'guess')).toBeUndefined();
   });
@@ -382,11 +292,11 @@ describe('ensureAdmin', () => {
     const { accounts } = setup();
     await accounts.addUser('admin', 'password1');
     expect(await accounts.ensureAdmin('admin')).toEqual({ created: false });
-    expect(accounts.getAccount('admin')?.admin).toBe(false);
+    expect((await accounts.getAccount('admin'))?.admin).toBe(false);
     const other = setup();
-    other.accounts.addRobot('ci');
+    await other.accounts.addRobot('ci');
     expect(await other.accounts.ensureAdmin('admin')).toEqual({ created: false });
-    expect(other.accounts.getAccount('admin')).toBeUndefined();
+    expect(await other.accounts.getAccount('admin')).toBeUndefined();
   });
 });
 
@@ -395,8 +305,8 @@ describe('importHtpasswd', () => {
     const { accounts, store } = setup();
     const [h1, h2, h3] = await Promise.all(['p1', 'p2', 'p3'].map((p) => bcrypt.hash(p, 4)));
     await accounts.addUser('dave', 'password1');
-    accounts.addNamespace('team');
-    accounts.addRobot('ci');
+    await accounts.addNamespace('team');
+    await accounts.addRobot('ci');
     const text = [
       `alice:${h1}`,
       `bob:${h2}`,
@@ -406,7 +316,7 @@ describe('importHtpasswd', () => {
       'frank:$apr1$x$y',
     ].join('\n');
 
-    const first = accounts.importHtpasswd(text);
+    const first = await accounts.importHtpasswd(text);
     expect(first).toEqual({
       added: ['alice', 'bob'],
       updated: [],
@@ -421,10 +331,10 @@ describe('importHtpasswd', () => {
         { line: 6, user: 'frank', reason: 'MD5 (apr1) hash; only bcrypt (htpasswd -B) is accepted' },
       ],
     });
-    expect(store.getAccount('alice')?.secretHash).toBe(h1);
+    expect((await store.getAccount('alice'))?.secretHash).toBe(h1);
     expect(await accounts.authenticate('dave', 'password1')).toBeDefined();
 
-    const second = accounts.importHtpasswd(text, { overwrite: true });
+    const second = await accounts.importHtpasswd(text, { overwrite: true });
     expect(second).toMatchObject({ added: [], updated: ['dave'], skipped: ['alice', 'bob'] });
     expect(await accounts.authenticate('dave', 'p3')).toMatchObject({ credentialVersion: 2 });
   });
@@ -433,16 +343,16 @@ describe('importHtpasswd', () => {
 describe('namespaces', () => {
   it('adds, lists, makes public and removes namespaces', async () => {
     const { accounts } = setup({ personalNamespaces: false });
-    expect(accounts.addNamespace('team-b')).toEqual({ name: 'team-b', public: false, createdAt: T0 });
-    accounts.addNamespace('team-a', { public: true });
-    accounts.setNamespacePublic('team-b', true);
-    accounts.setNamespacePublic('team-a', false);
-    expect(accounts.listNamespaces()).toEqual([
+    expect(await accounts.addNamespace('team-b')).toEqual({ name: 'team-b', public: false, createdAt: T0 });
+    await accounts.addNamespace('team-a', { public: true });
+    await accounts.setNamespacePublic('team-b', true);
+    await accounts.setNamespacePublic('team-a', false);
+    expect(await accounts.listNamespaces()).toEqual([
       { name: 'team-a', public: false, createdAt: T0 + 1 },
       { name: 'team-b', public: true, createdAt: T0 },
     ]);
-    accounts.removeNamespace('team-a');
-    expect(accounts.getNamespace('team-a')).toBeUndefined();
+    await accounts.removeNamespace('team-a');
+    expect(await accounts.getNamespace('team-a')).toBeUndefined();
     const again = await accountError(() => accounts.removeNamespace('team-a'));
     expect([again.code, again.message]).toEqual(['NOT_FOUND', 'no namespace named team-a']);
     expect((await accountError(() => accounts.setNamespacePublic('nope', true))).code).toBe('NOT_FOUND');
@@ -456,15 +366,15 @@ describe('namespaces', () => {
     },
   );
 
-  it('accepts names with the separators of repository names', () => {
+  it('accepts names with the separators of repository names', async () => {
     const { accounts } = setup();
-    for (const name of ['a.b', 'a_b', 'a__b', 'a---b', 'x'.repeat(128)]) accounts.addNamespace(name);
-    expect(accounts.listNamespaces()).toHaveLength(5);
+    for (const name of ['a.b', 'a_b', 'a__b', 'a---b', 'x'.repeat(128)]) await accounts.addNamespace(name);
+    expect(await accounts.listNamespaces()).toHaveLength(5);
   });
 
   it('refuses a second namespace of the same name', async () => {
     const { accounts } = setup();
-    accounts.addNamespace('team');
+    await accounts.addNamespace('team');
     const err = await accountError(() => accounts.addNamespace('team'));
     expect([err.code, err.message]).toEqual(['CONFLICT', 'the name team is taken by a namespace']);
   });
@@ -472,22 +382,22 @@ describe('namespaces', () => {
   it('sets, replaces, lists and removes members (robots with or without prefix)', async () => {
     const { accounts } = setup();
     await accounts.addUser('alice', 'password1');
-    accounts.addRobot('ci');
-    accounts.addNamespace('team');
-    expect(accounts.setMember('team', 'alice', 'read')).toEqual({
+    await accounts.addRobot('ci');
+    await accounts.addNamespace('team');
+    expect(await accounts.setMember('team', 'alice', 'read')).toEqual({
       namespace: 'team',
       account: 'alice',
       role: 'read',
     });
-    accounts.setMember('team', 'alice', 'admin');
-    accounts.setMember('team', 'ci', 'write');
-    expect(accounts.listMembers('team')).toEqual([
+    await accounts.setMember('team', 'alice', 'admin');
+    await accounts.setMember('team', 'ci', 'write');
+    expect(await accounts.listMembers('team')).toEqual([
       { namespace: 'team', account: 'alice', role: 'admin' },
       { namespace: 'team', account: 'robot+ci', role: 'write' },
     ]);
-    expect(accounts.roleIn('team', 'alice')).toBe('admin');
-    accounts.removeMember('team', 'ci');
-    expect(accounts.roleIn('team', 'robot+ci')).toBeUndefined();
+    expect(await accounts.roleIn('team', 'alice')).toBe('admin');
+    await accounts.removeMember('team', 'ci');
+    expect(await accounts.roleIn('team', 'robot+ci')).toBeUndefined();
     const gone = await accountError(() => accounts.removeMember('team', 'ci'));
     expect([gone.code, gone.message]).toEqual(['NOT_FOUND', 'ci is not a member of namespace team']);
   });
@@ -495,7 +405,7 @@ describe('namespaces', () => {
   it('refuses members of a missing namespace, missing accounts and unknown roles', async () => {
     const { accounts } = setup();
     await accounts.addUser('alice', 'password1');
-    accounts.addNamespace('team');
+    await accounts.addNamespace('team');
     expect((await accountError(() => accounts.setMember('nope', 'alice', 'read'))).message).toBe(
       'no namespace named nope',
     );
@@ -510,8 +420,8 @@ describe('namespaces', () => {
   it('keeps the global admin flag out of roleIn', async () => {
     const { accounts } = setup();
     await accounts.addUser('root', 'password1', { admin: true });
-    accounts.addNamespace('team');
-    expect(accounts.roleIn('team', 'root')).toBeUndefined();
+    await accounts.addNamespace('team');
+    expect(await accounts.roleIn('team', 'root')).toBeUndefined();
   });
 });
 
@@ -519,21 +429,21 @@ describe('personal namespaces', () => {
   it('make each user admin of the namespace named after them, and robots of none', async () => {
     const { accounts } = setup();
     await accounts.addUser('alice', 'password1');
-    accounts.addRobot('ci');
-    expect(accounts.roleIn('alice', 'alice')).toBe('admin');
-    expect(accounts.roleIn('alice', 'bob')).toBeUndefined();
-    expect(accounts.roleIn('robot+ci', 'robot+ci')).toBeUndefined();
-    expect(accounts.getNamespace('alice')).toEqual({ name: 'alice', public: false, createdAt: T0 });
-    expect(accounts.listNamespaces().map((n) => n.name)).toEqual(['alice']);
-    expect(accounts.membershipsOf('alice')).toEqual([
+    await accounts.addRobot('ci');
+    expect(await accounts.roleIn('alice', 'alice')).toBe('admin');
+    expect(await accounts.roleIn('alice', 'bob')).toBeUndefined();
+    expect(await accounts.roleIn('robot+ci', 'robot+ci')).toBeUndefined();
+    expect(await accounts.getNamespace('alice')).toEqual({ name: 'alice', public: false, createdAt: T0 });
+    expect((await accounts.listNamespaces()).map((n) => n.name)).toEqual(['alice']);
+    expect(await accounts.membershipsOf('alice')).toEqual([
       { namespace: 'alice', account: 'alice', role: 'admin' },
     ]);
-    expect(accounts.membershipsOf('ci')).toEqual([]);
+    expect(await accounts.membershipsOf('ci')).toEqual([]);
   });
 
   it('share one space of names with namespaces', async () => {
     const { accounts } = setup();
-    accounts.addNamespace('team');
+    await accounts.addNamespace('team');
     await accounts.addUser('alice', 'password1');
     const user = await accountError(() => accounts.addUser('team', 'password1'));
     expect([user.code, user.message]).toEqual(['CONFLICT', 'the name team is taken by a namespace']);
@@ -548,14 +458,14 @@ describe('personal namespaces', () => {
     const { accounts, store } = setup();
     await accounts.addUser('alice', 'password1', { admin: true });
     await accounts.addUser('bob', 'password1');
-    accounts.setMember('alice', 'bob', 'read');
-    accounts.setNamespacePublic('alice', true);
-    expect(accounts.getNamespace('alice')).toMatchObject({ public: true });
-    expect(accounts.listMembers('alice')).toEqual([
+    await accounts.setMember('alice', 'bob', 'read');
+    await accounts.setNamespacePublic('alice', true);
+    expect(await accounts.getNamespace('alice')).toMatchObject({ public: true });
+    expect(await accounts.listMembers('alice')).toEqual([
       { namespace: 'alice', account: 'alice', role: 'admin' },
       { namespace: 'alice', account: 'bob', role: 'read' },
     ]);
-    expect(accounts.roleIn('alice', 'bob')).toBe('read');
+    expect(await accounts.roleIn('alice', 'bob')).toBe('read');
     expect((await accountError(() => accounts.setMember('alice', 'alice', 'read'))).code).toBe('INVALID');
     expect((await accountError(() => accounts.removeMember('alice', 'alice'))).code).toBe('INVALID');
     const remove = await accountError(() => accounts.removeNamespace('alice'));
@@ -564,19 +474,21 @@ describe('personal namespaces', () => {
       'invalid namespace: alice is the personal namespace of user alice',
     ]);
 
-    accounts.setAdmin('bob', true);
-    accounts.removeAccount('alice');
-    expect(store.getNamespace('alice')).toBeUndefined();
-    expect(accounts.getNamespace('alice')).toBeUndefined();
-    expect(accounts.membershipsOf('bob')).toEqual([{ namespace: 'bob', account: 'bob', role: 'admin' }]);
+    await accounts.setAdmin('bob', true);
+    await accounts.removeAccount('alice');
+    expect(await store.getNamespace('alice')).toBeUndefined();
+    expect(await accounts.getNamespace('alice')).toBeUndefined();
+    expect(await accounts.membershipsOf('bob')).toEqual([
+      { namespace: 'bob', account: 'bob', role: 'admin' },
+    ]);
   });
 
   it('do not exist when turned off', async () => {
     const { accounts } = setup({ personalNamespaces: false });
     await accounts.addUser('alice', 'password1');
-    expect(accounts.roleIn('alice', 'alice')).toBeUndefined();
-    expect(accounts.getNamespace('alice')).toBeUndefined();
-    expect(accounts.addNamespace('alice').name).toBe('alice');
-    expect(accounts.membershipsOf('alice')).toEqual([]);
+    expect(await accounts.roleIn('alice', 'alice')).toBeUndefined();
+    expect(await accounts.getNamespace('alice')).toBeUndefined();
+    expect((await accounts.addNamespace('alice')).name).toBe('alice');
+    expect(await accounts.membershipsOf('alice')).toEqual([]);
   });
 });

@@ -77,8 +77,14 @@ describe('access policy', () => {
     ['pub', { name: 'pub', public: true, createdAt: 0 }],
   ]);
   const policy = createAccessPolicy({
-    roleIn: (namespace, account) => roles.get(`${namespace}\u0000${account}`),
-    getNamespace: (name) => namespaces.get(name),
+    roleIn: async (namespace, account) => roles.get(`${namespace}\u0000${account}`),
+    getNamespace: async (name) => namespaces.get(name),
+    rolesOf: async (account) =>
+      [...roles]
+        .map(([key, role]) => ({ key: key.split('\u0000'), role }))
+        .filter(({ key }) => key[1] === account)
+        .map(({ key, role }) => ({ namespace: key[0] ?? '', account, role })),
+    publicNamespaces: async () => [...namespaces.values()].filter((n) => n.public).map((n) => n.name),
   });
   const user = (name: string, admin = false): Principal => ({
     kind: 'account',
@@ -89,57 +95,94 @@ describe('access policy', () => {
   const anonymous: Principal = { kind: 'anonymous' };
   const ask = 'repository:team/app:pull,push,delete';
 
-  it('maps roles to actions and intersects with the request', () => {
-    const granted = (p: Principal, scope = ask) => formatScope(policy.grant(p, parseScopes([scope])));
-    expect(granted(user('reader'))).toBe('repository:team/app:pull');
-    expect(granted(user('writer'))).toBe('repository:team/app:pull,push');
-    expect(granted(user('lead'))).toBe('repository:team/app:pull,push,delete');
-    expect(granted(user('root', true), 'repository:anything/else:pull,push,delete')).toBe(
+  it('maps roles to actions and intersects with the request', async () => {
+    const granted = async (p: Principal, scope = ask) =>
+      formatScope(await policy.grant(p, parseScopes([scope])));
+    expect(await granted(user('reader'))).toBe('repository:team/app:pull');
+    expect(await granted(user('writer'))).toBe('repository:team/app:pull,push');
+    expect(await granted(user('lead'))).toBe('repository:team/app:pull,push,delete');
+    expect(await granted(user('root', true), 'repository:anything/else:pull,push,delete')).toBe(
       'repository:anything/else:pull,push,delete',
     );
-    expect(granted(user('stranger'))).toBe('repository:team/app:');
-    expect(granted(user('writer'), 'repository:writer/own:push,delete')).toBe(
+    expect(await granted(user('stranger'))).toBe('repository:team/app:');
+    expect(await granted(user('writer'), 'repository:writer/own:push,delete')).toBe(
       'repository:writer/own:push,delete',
     );
   });
 
-  it('lets anyone pull from public namespaces, and nobody gains unknown resource types', () => {
-    expect(policy.repositoryActions(anonymous, 'pub/tool')).toEqual(['pull']);
-    expect(policy.repositoryActions(anonymous, 'team/app')).toEqual([]);
-    expect(policy.grant(user('root', true), parseScopes(['repository(plugin):x:pull']))[0]?.actions).toEqual(
-      [],
+  it('answers several repositories, asking the directory once per namespace', async () => {
+    const asked: string[] = [];
+    const counting = createAccessPolicy({
+      roleIn: async (namespace, account) => {
+        asked.push(namespace);
+        return roles.get(`${namespace}\u0000${account}`);
+      },
+      getNamespace: async (name) => namespaces.get(name),
+      rolesOf: async () => [],
+      publicNamespaces: async () => [],
+    });
+    const scopes = parseScopes([
+      'repository:team/app:pull,push repository:pub/tool:pull,push repository:team/lib:pull',
+      'repository:writer/own:delete repository:zzz/y:pull',
+    ]);
+    expect(formatScope(await counting.grant(user('writer'), scopes))).toBe(
+      'repository:team/app:pull,push repository:pub/tool:pull repository:team/lib:pull ' +
+        'repository:writer/own:delete repository:zzz/y:',
     );
-    expect(policy.allows(anonymous, parseScopes(['registry:catalog:*']))).toBe(true);
+    expect(asked.sort()).toEqual(['pub', 'team', 'writer', 'zzz']);
+    expect(
+      await policy.allows(user('writer'), parseScopes(['repository:team/app:push repository:pub/x:pull'])),
+    ).toBe(true);
+    expect(
+      await policy.allows(user('writer'), parseScopes(['repository:team/app:push repository:pub/x:push'])),
+    ).toBe(false);
   });
 
-  it('grants registry:management:* to accounts only, never to anonymous or external principals', () => {
+  it('lets anyone pull from public namespaces, and nobody gains unknown resource types', async () => {
+    expect(await policy.repositoryActions(anonymous, 'pub/tool')).toEqual(['pull']);
+    expect(await policy.repositoryActions(anonymous, 'team/app')).toEqual([]);
+    expect(
+      (await policy.grant(user('root', true), parseScopes(['repository(plugin):x:pull'])))[0]?.actions,
+    ).toEqual([]);
+    expect(await policy.allows(anonymous, parseScopes(['registry:catalog:*']))).toBe(true);
+  });
+
+  it('grants registry:management:* to accounts only, never to anonymous or external principals', async () => {
     const management = parseScopes(['registry:management:*']);
     const robot: Principal = { kind: 'account', name: 'robot+ci', accountKind: 'robot', admin: false };
     const external: Principal = { kind: 'external', subject: 'root', issuer: 'idp' };
     for (const principal of [user('stranger'), user('root', true), robot]) {
-      expect(formatScope(policy.grant(principal, management))).toBe('registry:management:*');
+      expect(formatScope(await policy.grant(principal, management))).toBe('registry:management:*');
     }
     for (const principal of [anonymous, external]) {
-      expect(policy.grant(principal, management)).toEqual([
+      expect(await policy.grant(principal, management)).toEqual([
         { type: 'registry', name: 'management', actions: [] },
       ]);
-      expect(policy.allows(principal, management)).toBe(false);
+      expect(await policy.allows(principal, management)).toBe(false);
     }
-    expect(policy.grant(user('root', true), parseScopes(['registry:management:pull']))[0]?.actions).toEqual(
-      [],
-    );
+    expect(
+      (await policy.grant(user('root', true), parseScopes(['registry:management:pull'])))[0]?.actions,
+    ).toEqual([]);
   });
 
-  it('treats a name without a slash as its own namespace', () => {
-    expect(policy.repositoryActions(user('reader'), 'team')).toEqual(['pull']);
-    expect(policy.repositoryActions(user('reader'), 'teamwork/app')).toEqual([]);
+  it('treats a name without a slash as its own namespace', async () => {
+    expect(await policy.repositoryActions(user('reader'), 'team')).toEqual(['pull']);
+    expect(await policy.repositoryActions(user('reader'), 'teamwork/app')).toEqual([]);
   });
 
-  it('filters listings to what the principal may read', () => {
-    const names = ['pub/tool', 'team/app', 'writer/x', 'zzz/y'];
-    expect(names.filter(policy.readable(user('writer')))).toEqual(['pub/tool', 'team/app', 'writer/x']);
-    expect(names.filter(policy.readable(anonymous))).toEqual(['pub/tool']);
-    expect(names.filter(policy.readable(user('root', true)))).toEqual(names);
+  it('filters listings to what the principal may read', async () => {
+    const names = ['pub/tool', 'team/app', 'writer/x', 'zzz/y', 'team'];
+    expect(names.filter(await policy.readable(user('writer')))).toEqual([
+      'pub/tool',
+      'team/app',
+      'writer/x',
+      'team',
+    ]);
+    expect(names.filter(await policy.readable(user('stranger')))).toEqual(['pub/tool']);
+    expect(names.filter(await policy.readable(anonymous))).toEqual(['pub/tool']);
+    expect(names.filter(await policy.readable(user('root', true)))).toEqual(names);
+    const external: Principal = { kind: 'external', subject: 'root', issuer: 'idp' };
+    expect(names.filter(await policy.readable(external))).toEqual([]);
   });
 });
 
@@ -313,7 +356,7 @@ describe('signing key and token lifetime', () => {
       });
       const verifier = createTokenVerifier({
         own: { key, issuer: 'berth', service: 'berth' },
-        accounts: { getAccount: (name) => (name === 'alice' ? account('alice', 1) : undefined) },
+        accounts: { getAccount: async (name) => (name === 'alice' ? account('alice', 1) : undefined) },
         trusted: [],
         clockSkewSeconds: 5,
         clock,
@@ -341,7 +384,7 @@ describe('signing key and token lifetime', () => {
       const issuer = createTokenIssuer({ ...options, accessTtlSeconds: 60, refreshTtlSeconds: 600 });
       const verifier = createTokenVerifier({
         own: { key, issuer: 'berth', service: 'berth' },
-        accounts: { getAccount: (name) => directory.get(name) },
+        accounts: { getAccount: async (name) => directory.get(name) },
         trusted: [],
         clockSkewSeconds: 5,
         clock: Date.now,

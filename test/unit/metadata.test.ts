@@ -94,8 +94,8 @@ describe('metadata database', () => {
           ]),
         );
         const accounts = createSqliteAccountStore(v2);
-        accounts.insertNamespace({ name: 'team', public: false, createdAt: 1 });
-        expect(accounts.listNamespaces()).toEqual([{ name: 'team', public: false, createdAt: 1 }]);
+        await accounts.insertNamespace({ name: 'team', public: false, createdAt: 1 });
+        expect(await accounts.listNamespaces()).toEqual([{ name: 'team', public: false, createdAt: 1 }]);
         expect(() =>
           v2
             .prepare("INSERT INTO accounts (name, kind, secret_hash, created_at) VALUES ('x', 'bot', 'h', 1)")

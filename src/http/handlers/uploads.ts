@@ -35,7 +35,7 @@ export function uploadHandlers(registry: Registry) {
         const digest = parseDigest(mount);
         const from = queryValue(ctx, 'from');
         // With access control on, only a named source that was authorized may be mounted from.
-        const sourceRequired = authState(ctx).readable !== undefined;
+        const sourceRequired = authState(ctx).checksRepositories === true;
         if (
           await registry.blobs.mount(
             repository,

@@ -60,17 +60,17 @@ export interface ManagementHandlerDeps {
 const WRONG_CURRENT_PASSWORD = 'the current password is required and must be right';
 
 export function managementHandlers({ accounts, tokens, checks }: ManagementHandlerDeps) {
-  function requireAccount(name: string, kind: AccountKind): Account {
-    const account = accounts.getAccount(name);
+  async function requireAccount(name: string, kind: AccountKind): Promise<Account> {
+    const account = await accounts.getAccount(name);
     if (account?.kind !== kind) throw new AccountNotFoundError(name);
     return account;
   }
   const requireUser = (name: string) => requireAccount(name, 'user');
   const requireRobot = (name: string) => requireAccount(robotAccountName(name), 'robot');
 
-  const withMemberships = (account: Account) => ({
+  const withMemberships = async (account: Account) => ({
     ...accountView(account),
-    memberships: accounts.membershipsOf(account.name).map(roleView),
+    memberships: (await accounts.membershipsOf(account.name)).map(roleView),
   });
 
   /**
@@ -96,19 +96,19 @@ export function managementHandlers({ accounts, tokens, checks }: ManagementHandl
   const hashing = <T>(ctx: Context, work: () => Promise<T>): Promise<T> =>
     checks.run(work, responseAbandonedSignal(ctx.res));
 
-  function requireNamespace(name: string) {
-    const namespace = accounts.getNamespace(name);
+  async function requireNamespace(name: string) {
+    const namespace = await accounts.getNamespace(name);
     if (!namespace) throw new NamespaceNotFoundError(name);
     return namespace;
   }
 
   return {
-    me(ctx, caller) {
-      ctx.body = withMemberships(caller);
+    async me(ctx, caller) {
+      ctx.body = await withMemberships(caller);
     },
 
-    listUsers(ctx) {
-      ctx.body = { users: accounts.listAccounts('user').map(accountView) };
+    async listUsers(ctx) {
+      ctx.body = { users: (await accounts.listAccounts('user')).map(accountView) };
     },
 
     async addUser(ctx) {
@@ -122,18 +122,18 @@ export function managementHandlers({ accounts, tokens, checks }: ManagementHandl
       created(ctx, `/users/${account.name}`, accountView(account));
     },
 
-    getUser(ctx, _caller, { name = '' }) {
-      ctx.body = withMemberships(requireUser(name));
+    async getUser(ctx, _caller, { name = '' }) {
+      ctx.body = await withMemberships(await requireUser(name));
     },
 
-    removeUser(ctx, _caller, { name = '' }) {
-      accounts.removeAccount(requireUser(name).name);
+    async removeUser(ctx, _caller, { name = '' }) {
+      await accounts.removeAccount((await requireUser(name)).name);
       respondEmpty(ctx, 204);
     },
 
     async setPassword(ctx, caller, { name = '' }) {
       const { password, currentPassword } = await readJsonBody(ctx, NewPassword);
-      const user = requireUser(name);
+      const user = await requireUser(name);
       // A user changing their own password proves they know it, so a leaked 5-minute access token
       // cannot take the account over; administrators reset passwords without it.
       if (!caller.admin) await proveCurrentPassword(ctx, caller, currentPassword);
@@ -143,43 +143,43 @@ export function managementHandlers({ accounts, tokens, checks }: ManagementHandl
 
     async setAdmin(ctx, _caller, { name = '' }) {
       const { admin } = await readJsonBody(ctx, AdminFlag);
-      accounts.setAdmin(requireUser(name).name, admin);
-      ctx.body = accountView(requireUser(name));
+      await accounts.setAdmin((await requireUser(name)).name, admin);
+      ctx.body = accountView(await requireUser(name));
     },
 
-    listRobots(ctx) {
-      ctx.body = { robots: accounts.listAccounts('robot').map(accountView) };
+    async listRobots(ctx) {
+      ctx.body = { robots: (await accounts.listAccounts('robot')).map(accountView) };
     },
 
     /** The secret is in this response and the rotation's, never anywhere else. */
     async addRobot(ctx) {
       const body = await readJsonBody(ctx, NewRobot);
-      const { account, secret } = accounts.addRobot(body.name, {
+      const { account, secret } = await accounts.addRobot(body.name, {
         description: body.description,
         grants: body.grants,
       });
       created(ctx, `/robots/${account.name}`, { ...accountView(account), secret });
     },
 
-    getRobot(ctx, _caller, { name = '' }) {
-      ctx.body = withMemberships(requireRobot(name));
+    async getRobot(ctx, _caller, { name = '' }) {
+      ctx.body = await withMemberships(await requireRobot(name));
     },
 
     async rotateRobotSecret(ctx, _caller, { name = '' }) {
       await readJsonBody(ctx, NoInput);
-      ctx.body = { secret: accounts.rotateRobotSecret(requireRobot(name).name) };
+      ctx.body = { secret: await accounts.rotateRobotSecret((await requireRobot(name)).name) };
     },
 
-    removeRobot(ctx, _caller, { name = '' }) {
-      accounts.removeAccount(requireRobot(name).name);
+    async removeRobot(ctx, _caller, { name = '' }) {
+      await accounts.removeAccount((await requireRobot(name)).name);
       respondEmpty(ctx, 204);
     },
 
     /** Global admins see every namespace; others the ones they belong to, and the public ones. */
-    listNamespaces(ctx, caller) {
-      let namespaces = accounts.listNamespaces();
+    async listNamespaces(ctx, caller) {
+      let namespaces = await accounts.listNamespaces();
       if (!caller.admin) {
-        const mine = new Set(accounts.membershipsOf(caller.name).map((m) => m.namespace));
+        const mine = new Set((await accounts.membershipsOf(caller.name)).map((m) => m.namespace));
         namespaces = namespaces.filter((n) => n.public || mine.has(n.name));
       }
       ctx.body = { namespaces: namespaces.map(namespaceView) };
@@ -187,33 +187,33 @@ export function managementHandlers({ accounts, tokens, checks }: ManagementHandl
 
     async addNamespace(ctx) {
       const body = await readJsonBody(ctx, NewNamespace);
-      const namespace = accounts.addNamespace(body.name, { public: body.public });
+      const namespace = await accounts.addNamespace(body.name, { public: body.public });
       created(ctx, `/namespaces/${namespace.name}`, namespaceView(namespace));
     },
 
-    getNamespace(ctx, _caller, { name = '' }) {
-      const namespace = requireNamespace(name);
-      ctx.body = { ...namespaceView(namespace), members: accounts.listMembers(name).map(memberView) };
+    async getNamespace(ctx, _caller, { name = '' }) {
+      const namespace = await requireNamespace(name);
+      ctx.body = { ...namespaceView(namespace), members: (await accounts.listMembers(name)).map(memberView) };
     },
 
     async changeNamespace(ctx, _caller, { name = '' }) {
       const body = await readJsonBody(ctx, NamespaceChange);
-      accounts.setNamespacePublic(name, body.public);
-      ctx.body = namespaceView(requireNamespace(name));
+      await accounts.setNamespacePublic(name, body.public);
+      ctx.body = namespaceView(await requireNamespace(name));
     },
 
-    removeNamespace(ctx, _caller, { name = '' }) {
-      accounts.removeNamespace(name);
+    async removeNamespace(ctx, _caller, { name = '' }) {
+      await accounts.removeNamespace(name);
       respondEmpty(ctx, 204);
     },
 
     async setMember(ctx, _caller, { name = '', account = '' }) {
       const body = await readJsonBody(ctx, MemberRole);
-      ctx.body = membershipView(accounts.setMember(name, account, body.role));
+      ctx.body = membershipView(await accounts.setMember(name, account, body.role));
     },
 
-    removeMember(ctx, _caller, { name = '', account = '' }) {
-      accounts.removeMember(name, account);
+    async removeMember(ctx, _caller, { name = '', account = '' }) {
+      await accounts.removeMember(name, account);
       respondEmpty(ctx, 204);
     },
   } satisfies Record<string, ManagementHandler>;

@@ -75,7 +75,12 @@ export function managementRoutes(h: ManagementHandlers): ManagementRoute[] {
 }
 
 /** Why `caller` may not do what `rule` guards, or undefined when they may. */
-function refusal(rule: Rule, caller: Account, params: Params, accounts: AccountService): string | undefined {
+async function refusal(
+  rule: Rule,
+  caller: Account,
+  params: Params,
+  accounts: AccountService,
+): Promise<string | undefined> {
   if (rule === 'authenticated' || caller.admin) return undefined;
   const name = params.name ?? '';
   switch (rule) {
@@ -86,9 +91,11 @@ function refusal(rule: Rule, caller: Account, params: Params, accounts: AccountS
         ? undefined
         : 'only the account itself or a global administrator may do this';
     case 'namespace-member':
-      return accounts.roleIn(name, caller.name) ? undefined : `only members of namespace ${name} may see it`;
+      return (await accounts.roleIn(name, caller.name))
+        ? undefined
+        : `only members of namespace ${name} may see it`;
     case 'namespace-admin':
-      return accounts.roleIn(name, caller.name) === 'admin'
+      return (await accounts.roleIn(name, caller.name)) === 'admin'
         ? undefined
         : `only administrators of namespace ${name} may do this`;
   }
@@ -110,7 +117,7 @@ export function mountManagementApi(router: Router, deps: ManagementDeps): void {
       }
       const caller = await authenticate(ctx);
       const params = (ctx as unknown as { params: Params }).params;
-      const refused = refusal(route.rule, caller, params, accounts);
+      const refused = await refusal(route.rule, caller, params, accounts);
       if (refused) {
         log.info(
           {
