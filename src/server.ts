@@ -1,4 +1,5 @@
-// Composition root: config -> storage driver -> metadata -> registry -> HTTP app -> listener.
+// Composition root: config -> storage driver -> stores (metadata, accounts) -> registry -> HTTP app ->
+// listener.
 // Nothing here runs at import time; startServer() builds everything from the config it is given.
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -11,10 +12,7 @@ import { composeAuth, type AuthSecrets } from './auth-composition.js';
 import { durationMs, type BerthConfig } from './config/schema.js';
 import { createApp } from './http/app.js';
 import { createLogger } from './log.js';
-import { openDatabase, otherConnectionsCommitted } from './metadata/db.js';
-import { withReadCache } from './metadata/read-cache.js';
-import { createSqliteAccountStore } from './metadata/sqlite-account-store.js';
-import { createSqliteMetadataStore } from './metadata/sqlite-store.js';
+import { openStores } from './metadata/open.js';
 import { startExclusiveJob } from './registry/exclusive-job.js';
 import { createRegistry } from './registry/registry.js';
 
@@ -82,17 +80,15 @@ export async function startServer(
   secrets: AuthSecrets = {},
 ): Promise<RunningServer> {
   const driver = await createDriver(config);
-  const db = openDatabase(resolve(config.metadata.path ?? `${config.dataDir}/berth.db`));
+  const stores = await openStores(config, log);
   let auth;
   try {
-    auth = await composeAuth(config, createSqliteAccountStore(db), log, secrets);
+    auth = await composeAuth(config, stores.accounts, log, secrets);
   } catch (err) {
-    db.close();
+    await stores.close();
     throw err;
   }
-  const metadata = withReadCache(createSqliteMetadataStore(db), {
-    changedElsewhere: otherConnectionsCommitted(db),
-  });
+  const { metadata } = stores;
   const registry = createRegistry({
     driver,
     metadata,
@@ -127,7 +123,7 @@ export async function startServer(
   try {
     await listen(server, host, port);
   } catch (err) {
-    db.close();
+    await stores.close();
     throw err;
   }
   const bound = server.address() as AddressInfo;
@@ -145,7 +141,13 @@ export async function startServer(
   });
 
   log.info(
-    { address, storage: driver.name, auth: config.auth.mode, dataDir: resolve(config.dataDir) },
+    {
+      address,
+      storage: driver.name,
+      metadata: `${config.metadata.driver} ${stores.location}`,
+      auth: config.auth.mode,
+      dataDir: resolve(config.dataDir),
+    },
     'berth listening',
   );
 
@@ -165,7 +167,7 @@ export async function startServer(
     clearInterval(sweeper);
     clearTimeout(deadline);
     await driver.close?.();
-    db.close();
+    await stores.close();
     log.info({}, 'berth stopped');
   }
   return {

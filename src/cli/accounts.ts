@@ -1,5 +1,6 @@
-// `berth user`, `berth robot` and `berth namespace`: account management straight on the metadata
-// database (a running server reads accounts from it on every request, so changes apply at once).
+// `berth user`, `berth robot` and `berth namespace`: account management straight on the database the
+// server uses (SQLite or PostgreSQL: a running server reads accounts from it on every request, so
+// changes apply at once).
 // Output contract: stdout carries data only (lists, and a generated password or robot secret, shown
 // this once); confirmations go to stderr. Errors print `berth: <message>` and exit 2.
 import { Argument, Command, type CommanderError } from 'commander';
@@ -8,14 +9,7 @@ import { createAccountService, robotAccountName, type AccountService, type Grant
 import { AccountNotFoundError, InvalidInputError } from '../auth/errors.js';
 import type { Role } from '../auth/model.js';
 import { newPassword } from '../auth/passwords.js';
-import { createSqliteAccountStore } from '../metadata/sqlite-account-store.js';
-import {
-  configFromFlags,
-  configOption,
-  dataOption,
-  openMetadataDatabase,
-  type CommonFlags,
-} from './shared.js';
+import { configFromFlags, configOption, dataOption, withStores, type CommonFlags } from './shared.js';
 
 interface ListFlags extends CommonFlags {
   json?: boolean;
@@ -43,18 +37,15 @@ function subcommand(group: Command, nameAndArgs: string, description: string): C
 /** Runs `work` with an account service on the configured database, closing it afterwards. */
 async function withAccounts<T>(flags: CommonFlags, work: (accounts: AccountService) => T | Promise<T>) {
   const config = configFromFlags(flags);
-  const db = openMetadataDatabase(config);
-  try {
-    return await work(
+  return withStores(config, async (stores) =>
+    work(
       createAccountService({
-        store: createSqliteAccountStore(db),
+        store: stores.accounts,
         clock: Date.now,
         personalNamespaces: config.auth.personalNamespaces,
       }),
-    );
-  } finally {
-    db.close();
-  }
+    ),
+  );
 }
 
 function print(line: string): void {

@@ -1,4 +1,4 @@
-// The `berth` command line (commander): serve, config check, and account management.
+// The `berth` command line (commander): serve, config check, account management and the database.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { stringify } from 'yaml';
@@ -7,6 +7,7 @@ import { loadConfig } from '../config/load.js';
 import { redactSecrets } from '../config/redact.js';
 import { ConfigError } from '../config/schema.js';
 import { namespaceCommand, robotCommand, userCommand } from './accounts.js';
+import { dbCommand } from './db.js';
 import { authOption, configOption, flagsToConfig, type CommonFlags } from './shared.js';
 
 function packageVersion(): string {
@@ -57,6 +58,7 @@ export function createProgram(): Command {
   program.addCommand(userCommand());
   program.addCommand(robotCommand());
   program.addCommand(namespaceCommand());
+  program.addCommand(dbCommand());
 
   return program;
 }

@@ -1,10 +1,9 @@
 // What several `berth` commands share: the config and data-directory options, and opening the
-// metadata database the server uses.
+// stores the server uses.
 import { Option } from 'commander';
-import { resolve } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import type { BerthConfig } from '../config/schema.js';
-import { openDatabase, type SqliteDatabase } from '../metadata/db.js';
+import { openStores, type OpenedStores } from '../metadata/open.js';
 
 export interface CommonFlags {
   config?: string;
@@ -43,7 +42,18 @@ export function configFromFlags(flags: CommonFlags): BerthConfig {
   return loadConfig({ file: flags.config, flags: flagsToConfig(flags) });
 }
 
-/** metadata.path, or berth.db in the data directory: the database `berth serve` uses. */
-export function openMetadataDatabase(config: BerthConfig): SqliteDatabase {
-  return openDatabase(resolve(config.metadata.path ?? `${config.dataDir}/berth.db`));
+/** Commands print their own messages: the stores' log lines (pooled connection failures) are dropped. */
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Runs `work` on the stores `berth serve` would open with this configuration, closing them after. */
+export async function withStores<T>(
+  config: BerthConfig,
+  work: (stores: OpenedStores) => Promise<T>,
+): Promise<T> {
+  const stores = await openStores(config, quiet);
+  try {
+    return await work(stores);
+  } finally {
+    await stores.close();
+  }
 }

@@ -5,7 +5,7 @@ import type { BerthConfig } from './schema.js';
 const REDACTED = '<redacted>';
 
 /** A connection URL with its password (if any) replaced. */
-function withoutPassword(url: string): string {
+export function withoutPassword(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password === '') return url;

@@ -1,8 +1,9 @@
-// Moving from one machine to replicas: copies a SQLite metadata database into an empty PostgreSQL
-// one (`berth db copy`). Every table is copied row for row in one PostgreSQL transaction, parents
-// before children, keeping repository ids; then the row counts of both sides are compared. Nothing
-// is written unless the whole copy succeeds. Berth must not be writing to the SQLite database
-// meanwhile (stop it, or copy a backup).
+// Moving from one machine to replicas: copies a SQLite metadata database (the metadata index, then
+// the accounts, namespaces and memberships) into an empty PostgreSQL one (`berth db copy`). Every
+// table is copied row for row in one PostgreSQL transaction, parents before children, keeping
+// repository ids, secret hashes and credential versions (tokens issued before stay valid); then the
+// row counts of both sides are compared. Nothing is written unless the whole copy succeeds. Berth must
+// not be writing to the SQLite database meanwhile (stop it, or copy a backup).
 import type { SqliteDatabase } from './db.js';
 import { inTransaction, type PostgresClient, type PostgresPool } from './postgres/db.js';
 
@@ -11,7 +12,10 @@ interface CopiedTable {
   columns: readonly string[];
 }
 
-/** In dependency order. Columns are those both schemas share. */
+/**
+ * In dependency order. Columns are those both schemas share. SQLite's 0/1 flags (admin, public) go
+ * into PostgreSQL BOOLEAN columns, which accept them.
+ */
 export const COPIED_TABLES: readonly CopiedTable[] = [
   { name: 'repositories', columns: ['id', 'name', 'created_at'] },
   { name: 'blobs', columns: ['digest', 'size', 'created_at'] },
@@ -35,6 +39,12 @@ export const COPIED_TABLES: readonly CopiedTable[] = [
     name: 'uploads',
     columns: ['id', 'repository', 'size', 'started_at', 'updated_at', 'lease_holder', 'lease_until'],
   },
+  {
+    name: 'accounts',
+    columns: ['name', 'kind', 'admin', 'secret_hash', 'credential_version', 'description', 'created_at'],
+  },
+  { name: 'namespaces', columns: ['name', 'public', 'created_at'] },
+  { name: 'namespace_members', columns: ['namespace', 'account', 'role'] },
 ];
 
 const BATCH_ROWS = 500;
@@ -72,7 +82,7 @@ async function copyTable(
   return copied + batch.length;
 }
 
-/** Copies every table; refuses a PostgreSQL database that already holds repositories or uploads. */
+/** Copies every table; refuses a PostgreSQL database that already holds rows in any of them. */
 export async function copySqliteToPostgres(
   sqlite: SqliteDatabase,
   pool: PostgresPool,

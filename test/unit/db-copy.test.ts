@@ -1,9 +1,12 @@
 // `berth db copy`: a SQLite metadata database copied into an empty PostgreSQL one answers every
-// question the same way, and the copy refuses a database that already holds data.
+// question the same way, the accounts' as the metadata's, and the copy refuses a database that
+// already holds data.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AccountStore, StoredAccount } from '../../src/auth/model.js';
 import { copySqliteToPostgres } from '../../src/metadata/copy.js';
 import { openDatabase, type SqliteDatabase } from '../../src/metadata/db.js';
 import { openPostgresMetadata } from '../../src/metadata/postgres/postgres-store.js';
+import { createSqliteAccountStore } from '../../src/metadata/sqlite-account-store.js';
 import { createSqliteMetadataStore } from '../../src/metadata/sqlite-store.js';
 import type { ManifestRecord, MetadataStore } from '../../src/registry/metadata-store.js';
 import type { Digest, RepoName, Tag } from '../../src/registry/references.js';
@@ -53,6 +56,65 @@ async function populate(store: MetadataStore): Promise<void> {
   });
 }
 
+const ALICE: StoredAccount = {
+  name: 'alice',
+  kind: 'user',
+  admin: true,
+  credentialVersion: 1,
+  description: 'Alice',
+  createdAt: 1_700_000_000_123,
+  secretHash: '$scrypt$ln=15,r=8,p=1$c2FsdA$aGFzaA',
+};
+
+/** Users (an admin among them, one whose secret changed), a robot, namespaces and their members. */
+async function populateAccounts(store: AccountStore): Promise<void> {
+  await store.insertAccount(ALICE);
+  await store.updateSecret('alice', '$scrypt$ln=15,r=8,p=1$c2FsdA$bmV3');
+  await store.insertAccount({
+    ...ALICE,
+    name: 'bob',
+    admin: false,
+    description: null,
+    createdAt: 1_700_000_000_456,
+    secretHash: '$2y$10$abcdefghijklmnopqrstuuVWXYZ0123456789abcdefghijklmnopq',
+  });
+  await store.insertAccount({ ...ALICE, name: 'Zed', admin: false, createdAt: 1 });
+  await store.insertAccount({
+    ...ALICE,
+    name: 'robot+ci',
+    kind: 'robot',
+    admin: false,
+    description: 'CI pushes',
+    secretHash: '$sha256$3q2+7w',
+  });
+  await store.insertNamespace({ name: 'team-a', public: false, createdAt: 1_700_000_000_789 });
+  await store.insertNamespace({ name: 'Pub', public: true, createdAt: 2 });
+  await store.setMember({ namespace: 'team-a', account: 'bob', role: 'write' });
+  await store.setMember({ namespace: 'team-a', account: 'robot+ci', role: 'read' });
+  await store.setMember({ namespace: 'Pub', account: 'alice', role: 'admin' });
+  await store.setMember({ namespace: 'Pub', account: 'robot+ci', role: 'write' });
+}
+
+/** Every account (secret hash included), namespace and membership, as the account store answers. */
+async function accountSnapshot(store: AccountStore) {
+  const accounts = await store.listAccounts();
+  const namespaces = await store.listNamespaces();
+  return {
+    accounts,
+    stored: await Promise.all(accounts.map((account) => store.getAccount(account.name))),
+    robots: await store.listAccounts('robot'),
+    count: await store.countAccounts(),
+    namespaces,
+    members: await Promise.all(namespaces.map((namespace) => store.listMembers(namespace.name))),
+    memberships: await Promise.all(accounts.map((account) => store.membershipsOf(account.name))),
+    roles: await Promise.all(
+      namespaces.flatMap((namespace) =>
+        accounts.map((account) => store.getRole(namespace.name, account.name)),
+      ),
+    ),
+  };
+}
+
 /** Everything a registry asks the store, in one comparable value. */
 async function snapshot(store: MetadataStore) {
   const repositories = await store.listRepositories({});
@@ -77,6 +139,7 @@ describe.skipIf(!requirePostgres('berth db copy tests'))('copying SQLite metadat
     server = await startPostgres();
     sqlite = openDatabase(':memory:');
     await populate(createSqliteMetadataStore(sqlite));
+    await populateAccounts(createSqliteAccountStore(sqlite));
   });
   afterAll(async () => {
     sqlite?.close();
@@ -88,8 +151,30 @@ describe.skipIf(!requirePostgres('berth db copy tests'))('copying SQLite metadat
     const target = await openPostgresMetadata({ url: database.url });
     try {
       const report = await copySqliteToPostgres(sqlite, target.pool);
-      expect(report.rows).toMatchObject({ repositories: 4, tags: 12, manifests: 8, uploads: 1 });
+      expect(report.rows).toMatchObject({
+        repositories: 4,
+        tags: 12,
+        manifests: 8,
+        uploads: 1,
+        accounts: 4,
+        namespaces: 2,
+        namespace_members: 4,
+      });
       expect(await snapshot(target.store)).toEqual(await snapshot(createSqliteMetadataStore(sqlite)));
+      const copied = await accountSnapshot(target.accounts);
+      expect(copied).toEqual(await accountSnapshot(createSqliteAccountStore(sqlite)));
+      // The values themselves came across, not merely the same answers from both sides.
+      expect(await target.accounts.getAccount('alice')).toEqual({
+        ...ALICE,
+        credentialVersion: 2,
+        secretHash: '$scrypt$ln=15,r=8,p=1$c2FsdA$bmV3',
+      });
+      expect(copied.accounts.map((account) => account.name)).toEqual(['Zed', 'alice', 'bob', 'robot+ci']);
+      expect(copied.namespaces).toEqual([
+        { name: 'Pub', public: true, createdAt: 2 },
+        { name: 'team-a', public: false, createdAt: 1_700_000_000_789 },
+      ]);
+      expect(copied.memberships.flat()).toHaveLength(4);
       // New repositories get fresh ids after the copied ones.
       await target.store.putManifest(
         repo('after/copy'),
@@ -99,6 +184,22 @@ describe.skipIf(!requirePostgres('berth db copy tests'))('copying SQLite metadat
       );
       expect((await target.store.resolveTag(repo('after/copy'), 'v1' as Tag))?.digest).toBe(digest('c'));
       expect(await target.store.listRepositories({})).toContain('after/copy');
+    } finally {
+      await target.close();
+      await database.drop();
+    }
+  });
+
+  it('refuses a database that already holds an account, and leaves it as it was', async () => {
+    const database = await server.createDatabase();
+    const target = await openPostgresMetadata({ url: database.url });
+    try {
+      await target.accounts.insertAccount({ ...ALICE, name: 'admin' });
+      await expect(copySqliteToPostgres(sqlite, target.pool)).rejects.toThrow(
+        'the PostgreSQL database already has accounts: copy into an empty one',
+      );
+      expect((await target.accounts.listAccounts()).map((account) => account.name)).toEqual(['admin']);
+      expect(await target.store.findBlob(digest('1'))).toBeUndefined();
     } finally {
       await target.close();
       await database.drop();

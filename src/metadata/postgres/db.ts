@@ -30,6 +30,16 @@ export const POSTGRES_DEFAULTS = {
   connectTimeoutMs: 10_000,
 } as const;
 
+/** A BIGINT column as node-postgres returns it: a string (values beyond 2^53 would not fit a number). */
+export type BigintColumn = string | number;
+
+/** A BIGINT as a number; throws rather than round a value beyond 2^53. */
+export function toNumber(value: BigintColumn): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`metadata value ${value} is not a safe integer`);
+  return n;
+}
+
 /** Key of the advisory lock held while migrating (any constant unique to Berth's schema). */
 const MIGRATION_LOCK = 0x6265_7274_686d; // "berthm"
 
@@ -137,7 +147,10 @@ export async function migratePostgres(
 /**
  * Runs `work` in one transaction on one pooled connection: BEGIN, then COMMIT when it resolves, or
  * ROLLBACK and the rejection when it rejects. The connection goes back to the pool exactly once, and
- * is closed instead when COMMIT or ROLLBACK failed (its state is then unknown).
+ * is closed instead when COMMIT or ROLLBACK failed (its state is then unknown) or the connection
+ * failed meanwhile. The pool listens for the errors of idle connections only: a connection that
+ * fails while checked out and between two statements (`work` awaiting something else, the server
+ * restarting) emits an 'error' that would be an uncaught exception without the listener here.
  */
 export async function inTransaction<T>(
   pool: PostgresPool,
@@ -145,6 +158,10 @@ export async function inTransaction<T>(
 ): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  const onError = (err: Error) => {
+    broken ??= err;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await work(client);
@@ -161,6 +178,7 @@ export async function inTransaction<T>(
     }
     throw err;
   } finally {
+    client.off('error', onError);
     client.release(broken);
   }
 }

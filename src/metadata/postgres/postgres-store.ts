@@ -2,6 +2,7 @@
 // statement, or one transaction on one pooled connection (inTransaction), at READ COMMITTED.
 // Names sort by bytes (the schema declares COLLATE "C"), as on SQLite. BIGINT columns arrive as
 // strings and are converted to numbers: sizes and ms timestamps stay below 2^53.
+import type { AccountStore } from '../../auth/model.js';
 import type {
   ManifestRecord,
   ManifestReferences,
@@ -13,13 +14,14 @@ import type { Digest, RepoName, Tag } from '../../registry/references.js';
 import {
   inTransaction,
   openPostgresDatabase,
+  toNumber,
+  type BigintColumn,
   type PostgresClient,
   type PostgresOptions,
   type PostgresPool,
 } from './db.js';
+import { createPostgresAccountStore } from './postgres-account-store.js';
 import { reportingUnavailable } from './unavailable.js';
-
-type BigintColumn = string | number;
 
 interface ManifestRow {
   digest: string;
@@ -36,13 +38,6 @@ interface UploadRow {
   size: BigintColumn;
   started_at: BigintColumn;
   updated_at: BigintColumn;
-}
-
-/** A BIGINT as a number; throws rather than round a value beyond 2^53. */
-function toNumber(value: BigintColumn): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw new RangeError(`metadata value ${value} is not a safe integer`);
-  return n;
 }
 
 function toManifest(row: ManifestRow): ManifestRecord {
@@ -347,12 +342,17 @@ export function createPostgresMetadataStore(pool: PostgresPool, now: () => numbe
 
 export interface PostgresMetadata {
   store: MetadataStore;
+  /** The accounts, on the same pool (postgres-account-store.ts). */
+  accounts: AccountStore;
   pool: PostgresPool;
   /** Waits for queries in flight, then closes every connection. Idempotent. */
   close(): Promise<void>;
 }
 
-/** Connects to `options.url`, migrates the schema (advisory-locked) and returns the store on it. */
+/**
+ * Connects to `options.url`, migrates the schema (advisory-locked) and returns the stores on it: one
+ * pool per process, shared by the metadata and the accounts.
+ */
 export async function openPostgresMetadata(
   options: PostgresOptions & { now?: () => number },
 ): Promise<PostgresMetadata> {
@@ -360,6 +360,7 @@ export async function openPostgresMetadata(
   let closing: Promise<void> | undefined;
   return {
     store: reportingUnavailable(createPostgresMetadataStore(pool, options.now)),
+    accounts: createPostgresAccountStore(pool),
     pool,
     close: () => (closing ??= pool.end()),
   };

@@ -1,0 +1,56 @@
+// The one place that opens the configured stores (metadata.driver), for `berth serve` and the CLI
+// alike: the metadata index and the accounts, on the same database.
+// - sqlite: <dataDir>/berth.db (or metadata.path), migrated on open; several processes on one host
+//   may share it (the read cache follows other connections' commits).
+// - postgres: metadata.postgres.url, migrated on open under an advisory lock; no read cache, since
+//   other replicas write to the same database. The PostgreSQL client is loaded only when configured.
+import { resolve } from 'node:path';
+import type { AccountStore } from '../auth/model.js';
+import { withoutPassword } from '../config/redact.js';
+import { durationMs, type BerthConfig } from '../config/schema.js';
+import type { Logger } from '../registry/deps.js';
+import type { MetadataStore } from '../registry/metadata-store.js';
+import { openDatabase, otherConnectionsCommitted } from './db.js';
+import { withReadCache } from './read-cache.js';
+import { createSqliteAccountStore } from './sqlite-account-store.js';
+import { createSqliteMetadataStore } from './sqlite-store.js';
+
+export interface OpenedStores {
+  metadata: MetadataStore;
+  accounts: AccountStore;
+  /** Where the stores live, for logs: a path or a URL without its password. */
+  location: string;
+  close(): Promise<void>;
+}
+
+/** The SQLite database file the configuration names. */
+export function sqlitePath(config: BerthConfig): string {
+  return resolve(config.metadata.path ?? `${config.dataDir}/berth.db`);
+}
+
+export async function openStores(config: BerthConfig, log: Logger): Promise<OpenedStores> {
+  if (config.metadata.driver === 'postgres') return openPostgres(config, log);
+  const path = sqlitePath(config);
+  const db = openDatabase(path);
+  return {
+    metadata: withReadCache(createSqliteMetadataStore(db), {
+      changedElsewhere: otherConnectionsCommitted(db),
+    }),
+    accounts: createSqliteAccountStore(db),
+    location: path,
+    close: async () => void db.close(),
+  };
+}
+
+async function openPostgres(config: BerthConfig, log: Logger): Promise<OpenedStores> {
+  const { openPostgresStores } = await import('./postgres/open.js');
+  const settings = config.metadata.postgres;
+  const url = settings.url ?? ''; // the schema requires it for this driver
+  const opened = await openPostgresStores({
+    url,
+    poolSize: settings.poolSize,
+    statementTimeoutMs: durationMs(settings.statementTimeout),
+    onIdleError: (err: Error) => log.warn({ err }, 'a pooled PostgreSQL connection failed'),
+  });
+  return { ...opened, location: withoutPassword(url) };
+}

@@ -1,0 +1,22 @@
+// The PostgreSQL side of src/metadata/open.ts (loaded only when metadata.driver is postgres): the
+// metadata index and the accounts of one database, on one pool per process.
+import type { AccountStore } from '../../auth/model.js';
+import type { MetadataStore } from '../../registry/metadata-store.js';
+import type { PostgresOptions, PostgresPool } from './db.js';
+import { openPostgresMetadata } from './postgres-store.js';
+
+export interface PostgresStores {
+  metadata: MetadataStore;
+  accounts: AccountStore;
+  pool: PostgresPool;
+  /** Waits for queries in flight, then closes every connection. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Connects to `options.url` and migrates the schema (advisory-locked) before answering. */
+export async function openPostgresStores(
+  options: PostgresOptions & { now?: () => number },
+): Promise<PostgresStores> {
+  const { store, accounts, pool, close } = await openPostgresMetadata(options);
+  return { metadata: store, accounts, pool, close };
+}
