@@ -5,9 +5,20 @@ import {
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
+  randomBytes,
   type KeyObject,
 } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 
 export type SigningAlgorithm = 'ES256' | 'ES384' | 'RS256';
@@ -69,23 +80,32 @@ function fromPrivateKey(privateKey: KeyObject, source: string): SigningKey {
   return { privateKey, publicKey, algorithm, keyId: libtrustKeyId(publicKey) };
 }
 
-/** Reads the PEM key at `path`; when `generate` is set and the file is missing, creates an EC P-256 key there. */
+/**
+ * Reads the PEM key at `path`; when `generate` is set and the file is missing, creates an EC P-256 key
+ * there. The key is written to a temporary file, flushed, then linked into place: a process starting at
+ * the same moment (another replica on the same data directory) reads either no key or the whole key,
+ * never half of one, and the first link wins (later ones read the winner's key).
+ */
 export function loadSigningKey(path: string, generate: boolean): SigningKey {
   if (!existsSync(path)) {
     if (!generate) throw new Error(`token signing key ${path} does not exist`);
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+    const fd = openSync(temporary, 'wx', 0o600);
     try {
-      // 'wx': never overwrite a key another process created meanwhile; read that one instead.
-      const fd = openSync(path, 'wx', 0o600);
-      try {
-        writeSync(fd, pem);
-      } finally {
-        closeSync(fd);
-      }
+      writeSync(fd, pem);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      linkSync(temporary, path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      unlinkSync(temporary);
     }
   }
   return fromPrivateKey(createPrivateKey(readFileSync(path)), path);
