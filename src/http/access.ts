@@ -23,10 +23,11 @@ export const allowEverything: Authorizer = {
 export interface AuthState {
   principal?: Principal;
   /**
-   * Access is checked repository by repository (token mode), so a cross-repository mount takes blobs
-   * only from the `from` repository the caller was allowed to read.
+   * Set when access is checked repository by repository (token mode): loads the filter of the
+   * repositories the caller may pull, for a cross-repository mount without `from`, which may take the
+   * blob only from one of those. Undefined: every repository is readable.
    */
-  checksRepositories?: boolean;
+  readableRepositories?: () => Promise<(repository: string) => boolean>;
   /** Set for routes that list repositories (the catalog): it shows only those this holds for. */
   readable?: (repository: string) => boolean;
 }

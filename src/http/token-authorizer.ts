@@ -66,7 +66,9 @@ export function createTokenAuthorizer(deps: TokenAuthorizerDeps): Authorizer {
       }
       const state = authState(ctx);
       state.principal = principal;
-      state.checksRepositories = true;
+      // External principals hold only their token's grants: they borrow blobs by naming `from`.
+      state.readableRepositories = async () =>
+        principal.kind === 'external' ? () => false : policy.readable(principal);
       if (covers(token.access, required)) {
         // Read only for the routes that list: the filter costs queries, every other request none.
         if (listsRepositories(required)) {

@@ -72,6 +72,23 @@ export function describeMetadataStoreConformance(
       expect(await store.findManifest(repo('r'), digest('1'))).toBeDefined();
     });
 
+    it('lists the repositories that may read a blob, in byte order, a page at a time', async () => {
+      for (const name of ['team-b/app', 'Team/x', 'team-a/app', 'other/lib']) {
+        await store.linkBlob(repo(name), digest('1'), 10);
+      }
+      await store.linkBlob(repo('team-c/app'), digest('2'), 10);
+      await store.unlinkBlob(repo('other/lib'), digest('1'));
+      expect(await store.listRepositoriesWithBlob(digest('1'), {})).toEqual([
+        'Team/x',
+        'team-a/app',
+        'team-b/app',
+      ]);
+      expect(await store.listRepositoriesWithBlob(digest('1'), { last: 'Team/x', limit: 1 })).toEqual([
+        'team-a/app',
+      ]);
+      expect(await store.listRepositoriesWithBlob(digest('3'), {})).toEqual([]);
+    });
+
     it('lists repositories holding manifests, after `last`', async () => {
       for (const name of ['c/x', 'a', 'b/y']) {
         await store.putManifest(repo(name), manifest('1'), { blobs: [], manifests: [] });

@@ -67,6 +67,10 @@ export function createSqliteMetadataStore(db: SqliteDatabase, now: () => number 
        WHERE rb.repository_id = ${repoId} AND rb.digest = @digest`,
     ),
     findBlob: db.prepare('SELECT size FROM blobs WHERE digest = ?'),
+    listRepositoriesWithBlob: db.prepare(
+      `SELECT r.name FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
+       WHERE rb.digest = @digest AND r.name > @last ORDER BY r.name LIMIT @limit`,
+    ),
     ping: db.prepare('SELECT 1'),
     insertBlob: db.prepare(
       'INSERT INTO blobs (digest, size, created_at) VALUES (@digest, @size, @now) ON CONFLICT DO NOTHING',
@@ -204,6 +208,8 @@ export function createSqliteMetadataStore(db: SqliteDatabase, now: () => number 
     linkBlob: (repository, digest, size) => linkBlob(repository, digest, size),
     unlinkBlob: (repository, digest) => statements.unlinkBlob.run({ repository, digest }).changes > 0,
     repositoryBlobSizes: (repository, digests) => sizes('blobs', repository, digests),
+    listRepositoriesWithBlob: (digest, page) =>
+      statements.listRepositoriesWithBlob.pluck().all({ digest, ...pageParams(page) }) as RepoName[],
 
     findManifest(repository, digest) {
       const row = statements.findManifest.get({ repository, digest }) as ManifestRow | undefined;

@@ -37,11 +37,28 @@ export function resolveRange(requested: RequestedRange, size: number): { start: 
   return { start: requested.start, end };
 }
 
+/** Repositories looked at per step when looking for one the caller may mount from. */
+const MOUNT_SOURCE_BATCH = 500;
+
 export function createBlobService({ driver, metadata, deleteEnabled, blobRedirects }: RegistryDeps) {
   async function stat(repository: RepoName, digest: Digest): Promise<{ size: number }> {
     const found = await metadata.findRepositoryBlob(repository, digest);
     if (!found) throw new BlobUnknownError(digest);
     return found;
+  }
+
+  /** The blob's size when some repository that `readable` accepts holds it. */
+  async function findReadable(
+    digest: Digest,
+    readable: (repository: RepoName) => boolean,
+  ): Promise<{ size: number } | undefined> {
+    for (let last: RepoName | undefined; ;) {
+      const page = await metadata.listRepositoriesWithBlob(digest, { last, limit: MOUNT_SOURCE_BATCH });
+      const source = page.find(readable);
+      if (source) return metadata.findRepositoryBlob(source, digest);
+      if (page.length < MOUNT_SOURCE_BATCH) return undefined;
+      last = page.at(-1);
+    }
   }
 
   return {
@@ -71,18 +88,22 @@ export function createBlobService({ driver, metadata, deleteEnabled, blobRedirec
     },
 
     /**
-     * Lets `repository` read a blob stored for `from`. Without `from`, any repository's copy is used,
-     * unless `sourceRequired` (access control is on: the caller has been allowed to read `from` only,
-     * and must not learn of, or gain, blobs of repositories it may not read).
+     * Lets `repository` read a blob stored for `from` (whose reading the caller was allowed). Without
+     * `from` (OCI dist-spec: a registry MAY mount from any repository), the blob is taken from a
+     * repository the caller may read: any one when `readable` is undefined (no access control), else
+     * one that `readable` accepts. A caller learns nothing of blobs it may not read: false either way.
      */
     async mount(
       repository: RepoName,
       digest: Digest,
       from?: RepoName,
-      sourceRequired = false,
+      readable?: (repository: RepoName) => boolean,
     ): Promise<boolean> {
-      if (!from && sourceRequired) return false;
-      const found = await (from ? metadata.findRepositoryBlob(from, digest) : metadata.findBlob(digest));
+      const found = from
+        ? await metadata.findRepositoryBlob(from, digest)
+        : readable
+          ? await findReadable(digest, readable)
+          : await metadata.findBlob(digest);
       if (!found) return false;
       await metadata.linkBlob(repository, digest, found.size);
       return true;

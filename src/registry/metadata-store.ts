@@ -55,6 +55,8 @@ export interface MetadataStore {
   linkBlob(repository: RepoName, digest: Digest, size: number): Promise<void>;
   /** Removes a repository's access to a blob; false when it had none. */
   unlinkBlob(repository: RepoName, digest: Digest): Promise<boolean>;
+  /** Repositories that may read the blob, in lexical order (a cross-repository mount without `from`). */
+  listRepositoriesWithBlob(digest: Digest, page: Page): Promise<RepoName[]>;
   /** Sizes of those of `digests` that `repository` can read. */
   repositoryBlobSizes(repository: RepoName, digests: readonly Digest[]): Promise<Map<Digest, number>>;
 

@@ -409,6 +409,36 @@ describe('roles, namespaces and the catalog', () => {
     expectOciError(read, 404, 'BLOB_UNKNOWN');
   });
 
+  // distribution-spec main: "Cross-mounting without from, and automatic content discovery enabled
+  // should return a 201". What counts is what the account may read, not what the token names.
+  it('mounts without `from` from a repository the account may read, and only from one', async () => {
+    const layer = Buffer.from(`discoverable ${Math.random()}`);
+    const admin = await token(['repository:team-a/shared:pull,push'], ['admin', ADMIN_PASSWORD]);
+    const put = await api('POST', `/v2/team-a/shared/blobs/uploads/?digest=${digestOf(layer)}`, {
+      headers: { ...bearer(admin), 'Content-Type': 'application/octet-stream' },
+      body: layer,
+    });
+    expect(put.status).toBe(201);
+    const digest = digestOf(layer);
+    // bob may write team-b but not read team-a: a session, and the blob stays out of reach.
+    const bob = await token(['repository:team-b/other:pull,push'], ['bob', 'bob-password']);
+    const refused = await api('POST', `/v2/team-b/other/blobs/uploads/?mount=${digest}`, {
+      headers: bearer(bob),
+    });
+    expect(refused.status).toBe(202);
+    const bobHead = await api('HEAD', `/v2/team-b/other/blobs/${digest}`, { headers: bearer(bob) });
+    expect(bobHead.status).toBe(404);
+    // writer may read team-a, though the token names no team-a repository.
+    const writer = await token(['repository:team-b/found:pull,push'], ['writer', 'writer-password']);
+    const mounted = await api('POST', `/v2/team-b/found/blobs/uploads/?mount=${digest}`, {
+      headers: bearer(writer),
+    });
+    expect(mounted.status).toBe(201);
+    expect(mounted.headers.location).toBe(`/v2/team-b/found/blobs/${digest}`);
+    const head = await api('HEAD', `/v2/team-b/found/blobs/${digest}`, { headers: bearer(writer) });
+    expect(head.status).toBe(200);
+  });
+
   it('shows each caller only the repositories they may read in the catalog', async () => {
     const list = async (credentials?: [string, string]) => {
       const t = await token(['registry:catalog:*'], credentials);

@@ -34,15 +34,12 @@ export function uploadHandlers(registry: Registry) {
       if (mount !== undefined) {
         const digest = parseDigest(mount);
         const from = queryValue(ctx, 'from');
-        // With access control on, only a named source that was authorized may be mounted from.
-        const sourceRequired = authState(ctx).checksRepositories === true;
+        // Without `from`, with access control on, only from a repository the caller may pull.
+        const readableRepositories = authState(ctx).readableRepositories;
+        const readable =
+          from === undefined && readableRepositories ? await readableRepositories() : undefined;
         if (
-          await registry.blobs.mount(
-            repository,
-            digest,
-            from ? parseRepoName(from) : undefined,
-            sourceRequired,
-          )
+          await registry.blobs.mount(repository, digest, from ? parseRepoName(from) : undefined, readable)
         ) {
           respondBlobCreated(ctx, repository, digest);
           return;

@@ -173,6 +173,14 @@ export function createPostgresMetadataStore(pool: PostgresPool, now: () => numbe
       );
       return count > 0;
     },
+    async listRepositoriesWithBlob(digest, page) {
+      const found = await rows<{ name: RepoName }>(
+        `SELECT r.name FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id
+         WHERE rb.digest = $1 AND r.name > $2 ORDER BY r.name LIMIT $3`,
+        [digest, ...pageParams(page)],
+      );
+      return found.map((row) => row.name);
+    },
     repositoryBlobSizes: (repository, digests) =>
       sizes(
         `SELECT rb.digest, b.size FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
