@@ -38,6 +38,8 @@ const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
  * works, so only a holder that died (a killed replica) or stalled that long loses it to another.
  */
 export const UPLOAD_LEASE_MS = 30_000;
+/** How soon a lease that could not be released (the store unreachable) is released again. */
+const RELEASE_RETRY_MS = 250;
 
 export function createUploadService({ driver, metadata, clock, newId, log }: RegistryDeps) {
   const progress = new Map<string, HashProgress>();
@@ -62,9 +64,12 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
     work: (upload: UploadRecord, holder: string, signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
     const holder = newId();
-    const lease = () => {
+    let leasedUntil = 0;
+    const lease = async () => {
       const now = clock();
-      return metadata.leaseUpload(id, { holder, now, until: now + UPLOAD_LEASE_MS });
+      const leased = await metadata.leaseUpload(id, { holder, now, until: now + UPLOAD_LEASE_MS });
+      if (typeof leased === 'object') leasedUntil = now + UPLOAD_LEASE_MS;
+      return leased;
     };
     const upload = UPLOAD_ID.test(id) ? await lease() : undefined;
     if (upload === 'busy') throw new BlobUploadInvalidError('another request is using this upload session');
@@ -92,7 +97,24 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
     } finally {
       clearInterval(renewal);
       signal?.removeEventListener('abort', forward);
+      // A failed release never changes the outcome of `work` (a published blob stays published).
+      await releaseEventually(id, holder, leasedUntil);
+    }
+  }
+
+  /**
+   * Ends a lease before the response goes out (so the client's next request finds the session free).
+   * While the store is unreachable (a database restarting) it keeps trying in the background until
+   * it succeeds or the lease has run out anyway: the session is free as soon as the store is back,
+   * not only when a lease that outlived the outage ends. Never rejects.
+   */
+  async function releaseEventually(id: string, holder: string, leasedUntil: number): Promise<void> {
+    try {
       await metadata.releaseUpload(id, holder);
+    } catch (err) {
+      if (clock() >= leasedUntil) return;
+      log.warn({ err, upload: id }, 'could not release an upload lease; retrying');
+      setTimeout(() => void releaseEventually(id, holder, leasedUntil), RELEASE_RETRY_MS).unref();
     }
   }
 

@@ -8,6 +8,10 @@
 //   a private cluster of scripts/pg-test-server.sh in a new directory on a free port (test files
 //   run in parallel, each with its own), and stop() runs `down` and removes the directory. stop() is
 //   idempotent.
+// - restart() restarts a server that startPostgres() started (`pg_ctl restart -m fast`: sessions are
+//   ended, the server is down for a moment; with `downMs`, a fast stop, that long down, then the
+//   script's `up`) and resolves once it accepts connections again; it rejects for a server at
+//   PG_TEST_URL, which belongs to somebody else.
 // - createDatabase() makes a database with a random name; drop() removes it, closing what is still
 //   connected to it.
 import { randomBytes } from 'node:crypto';
@@ -16,6 +20,7 @@ import { access, chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { repoRoot } from './processes.js';
 import { describeFailure, requireTools, run } from './tools.js';
@@ -34,7 +39,14 @@ export interface PostgresServer {
   /** True when startPostgres() started the server (stop() then stops it). */
   started: boolean;
   createDatabase(): Promise<TestDatabase>;
+  /** Restarts the server (fast shutdown, then start); resolves once it accepts connections. */
+  restart(opts?: RestartOptions): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface RestartOptions {
+  /** Keep the server down this long between the stop and the start (default: start at once). */
+  downMs?: number;
 }
 
 export interface TestDatabase {
@@ -89,6 +101,9 @@ export async function startPostgres(): Promise<PostgresServer> {
   const external = process.env.PG_TEST_URL;
   let url: string;
   let stopServer: () => Promise<void> = async () => {};
+  let restartServer: (opts?: RestartOptions) => Promise<void> = async () => {
+    throw new Error(`the server at PG_TEST_URL is not ours to restart (${url})`);
+  };
   if (external) {
     url = external;
   } else {
@@ -105,6 +120,13 @@ export async function startPostgres(): Promise<PostgresServer> {
       throw new Error(describeFailure('bash', [PG_TEST_SERVER_SCRIPT, 'up'], up));
     }
     url = found[1];
+    restartServer = async (opts = {}) => {
+      if (opts.downMs === undefined) return pgCtl(join(root, 'pg'), 'restart');
+      await pgCtl(join(root, 'pg'), 'stop');
+      await sleep(opts.downMs);
+      const again = await script('up');
+      if (again.code !== 0) throw new Error(describeFailure('bash', [PG_TEST_SERVER_SCRIPT, 'up'], again));
+    };
     stopServer = async () => {
       const down = await script('down');
       await rm(root, { recursive: true, force: true });
@@ -125,6 +147,22 @@ export async function startPostgres(): Promise<PostgresServer> {
         drop: () => (dropping ??= admin(url, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)),
       };
     },
+    restart: (opts) => restartServer(opts),
     stop: () => (stopping ??= stopServer()),
   };
+}
+
+/**
+ * `pg_ctl stop|restart -m fast` of the cluster that scripts/pg-test-server.sh keeps in `stateDir`
+ * (same binaries, data directory, log and owner; restart reuses the options in postmaster.opts).
+ */
+async function pgCtl(stateDir: string, action: 'stop' | 'restart'): Promise<void> {
+  const bin = join(process.env.PG_TEST_BIN ?? '/usr/lib/postgresql/15/bin', 'pg_ctl');
+  const args = ['-D', join(stateDir, 'data'), '-l', join(stateDir, 'postgres.log')];
+  args.push('-m', 'fast', '-w', '-t', '60', action);
+  // As root, the server runs as `postgres` (see the script), and so must pg_ctl.
+  const [command, argv] =
+    process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, args];
+  const result = await run(command, argv, { timeoutMs: 90_000 });
+  if (result.code !== 0) throw new Error(describeFailure(command, argv, result));
 }

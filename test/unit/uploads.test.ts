@@ -232,4 +232,29 @@ describe('one writer per upload session', () => {
     expect(await registry.uploads.purgeStale(now)).toBe(1);
     expect(await uploadKeys(driver)).toEqual([]);
   });
+
+  it('frees a session whose lease could not be released (store down) as soon as the store is back', async () => {
+    const driver = createMemoryDriver();
+    const inner = createSqliteMetadataStore(openDatabase(':memory:'));
+    let storeDown = false;
+    const metadata: MetadataStore = {
+      ...inner,
+      releaseUpload: async (id, holder) => {
+        if (storeDown) throw new Error('connect ECONNREFUSED');
+        return inner.releaseUpload(id, holder);
+      },
+    };
+    const registry = registryOver(driver, metadata, () => Date.now());
+    const upload = await registry.uploads.start(repo);
+    storeDown = true; // the database goes away while the PATCH is being answered
+    const patched = await registry.uploads.appendChunk(repo, upload.id, Readable.from([Buffer.from('abc')]));
+    expect(patched.size).toBe(3); // the outcome stands
+    await expect(
+      registry.uploads.appendChunk(repo, upload.id, Readable.from([Buffer.from('def')])),
+    ).rejects.toBeInstanceOf(BlobUploadInvalidError); // still leased meanwhile
+    storeDown = false;
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const resumed = await registry.uploads.appendChunk(repo, upload.id, Readable.from([Buffer.from('def')]));
+    expect(resumed.size).toBe(6);
+  });
 });
