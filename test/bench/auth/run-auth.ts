@@ -35,7 +35,8 @@ function roundSteps(
 
 async function main(): Promise<number> {
   installSignalHandlers();
-  const options = readOptions();
+  // Berth as shipped and Distribution only: the PostgreSQL targets are not part of this benchmark.
+  const options = readOptions(['berth', 'distribution']);
   const tools: ToolName[] = ['wrk', 'openssl'];
   if (options.targets.includes('distribution')) tools.push('docker-registry');
   const missing = missingToolsReason(tools);

@@ -4,16 +4,26 @@
 type Cleanup = () => Promise<void>;
 
 const pending = new Set<Cleanup>();
+/** Cleanups that have begun and not ended (e.g. begun by the signal handler). */
+const running = new Set<Promise<void>>();
 let interrupted = false;
 
 /** Registers `cleanup` and returns a function that runs it once and unregisters it. */
 export function track(cleanup: Cleanup): () => Promise<void> {
   let done: Promise<void> | undefined;
   const once: Cleanup = () => {
-    done ??= (async () => {
-      pending.delete(once);
-      await cleanup();
-    })();
+    if (!done) {
+      const current = (async () => {
+        pending.delete(once);
+        await cleanup();
+      })();
+      done = current;
+      running.add(current);
+      void current.then(
+        () => running.delete(current),
+        () => running.delete(current),
+      );
+    }
     return done;
   };
   pending.add(once);
@@ -34,7 +44,10 @@ export async function using<T extends { stop(): Promise<void> }, R>(
   }
 }
 
-/** Runs every pending cleanup, newest first; errors are reported, not thrown. */
+/**
+ * Runs every pending cleanup, newest first, then waits for those that others began (so that an exit
+ * never cuts one short); errors are reported, not thrown.
+ */
 export async function cleanupAll(): Promise<void> {
   for (const cleanup of [...pending].reverse()) {
     try {
@@ -43,6 +56,7 @@ export async function cleanupAll(): Promise<void> {
       console.error(`cleanup failed: ${(err as Error).message}`);
     }
   }
+  await Promise.allSettled([...running]);
 }
 
 export function isInterrupted(): boolean {

@@ -1,5 +1,6 @@
 // What every metric gets: the options, a work directory on the disk under test, fresh registries, and
-// lazily created shared inputs (the random blob on disk, a snapshot of Berth's build).
+// lazily created shared inputs (the random blob on disk, a snapshot of Berth's build, the PostgreSQL
+// cluster of the PostgreSQL targets: lib/postgres-targets.ts).
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
 import { copyFile, cp, mkdir, rm, symlink } from 'node:fs/promises';
@@ -16,6 +17,8 @@ import {
 import { run } from '../../support/tools.js';
 import { track } from './cleanup.js';
 import { MiB, type BenchOptions, type TargetName } from './options.js';
+import { postgresClusterOnDemand, startBerthOnPostgres, type PostgresCluster } from './postgres-targets.js';
+import { cpuSeconds } from './proc.js';
 
 export interface RandomBlob {
   path: string;
@@ -31,16 +34,28 @@ export interface TargetSetup {
   distributionConfig?: object;
 }
 
+/** A started target, as the metrics see it. */
+export interface BenchServer extends RegistryProcess {
+  /**
+   * CPU time (user + system, all threads), in seconds, that the target has used so far: the server
+   * process, or for the PostgreSQL targets every Berth process and the database server's processes.
+   * `pid` is the (first) Berth process.
+   */
+  cpuSeconds(): number;
+}
+
 export interface BenchContext {
   options: BenchOptions;
   workDir: string;
   /** A file of random bytes of options.blobBytes and its digest (written once per run). */
   randomBlob(): Promise<RandomBlob>;
   /**
-   * Starts `target` on a fresh, empty data directory under workDir and returns it with a stop() that
-   * also removes that directory. Tracked for Ctrl-C.
+   * Starts `target` on a fresh, empty data directory under workDir (and, for the PostgreSQL targets, a
+   * fresh database) and returns it with a stop() that also removes them. Tracked for Ctrl-C.
    */
-  startTarget(target: TargetName, label: string, setup?: TargetSetup): Promise<RegistryProcess>;
+  startTarget(target: TargetName, label: string, setup?: TargetSetup): Promise<BenchServer>;
+  /** The run's PostgreSQL cluster, started on the first call (tracked; stopped when the run ends). */
+  postgres(): Promise<PostgresCluster>;
   /** Flushes dirty pages (`sync`), so one round's writeback does not slow down the next round. */
   flushDisk(): Promise<void>;
 }
@@ -48,11 +63,12 @@ export interface BenchContext {
 export function createContext(options: BenchOptions, workDir: string): BenchContext {
   let blob: Promise<RandomBlob> | undefined;
   let berth: Promise<string> | undefined;
-  if (options.targets.includes('berth')) {
+  const berthBuild = (): Promise<string> => (berth ??= snapshotBerth(join(workDir, 'berth-build')));
+  if (options.targets.some((target) => target !== 'distribution')) {
     // Snapshot the build now, right after `npm run build`; a failure is reported by the first start.
-    berth = snapshotBerth(join(workDir, 'berth-build'));
-    berth.catch(() => undefined);
+    berthBuild().catch(() => undefined);
   }
+  const postgres = postgresClusterOnDemand();
   let serial = 0;
   return {
     options,
@@ -64,13 +80,25 @@ export function createContext(options: BenchOptions, workDir: string): BenchCont
     async startTarget(target, label, setup = {}) {
       const dataDir = join(workDir, `${target}-${label}-${serial++}`);
       await mkdir(dataDir, { recursive: true });
-      let server: RegistryProcess;
+      let server: BenchServer;
       try {
-        if (target === 'berth') {
-          berth ??= snapshotBerth(join(workDir, 'berth-build'));
-          server = await startBerth(await berth, dataDir, options, setup.berthEnv);
-        } else {
-          server = await startDistribution({ dataDir, extraConfig: setup.distributionConfig });
+        switch (target) {
+          case 'berth':
+            server = withCpu(await startBerth(await berthBuild(), dataDir, options, setup.berthEnv));
+            break;
+          case 'distribution':
+            server = withCpu(await startDistribution({ dataDir, extraConfig: setup.distributionConfig }));
+            break;
+          case 'berth-pg':
+          case 'berth-pg-x2':
+            server = await startBerthOnPostgres({
+              cluster: await postgres(),
+              replicas: target === 'berth-pg-x2' ? 2 : 1,
+              dataDir,
+              env: setup.berthEnv ?? {},
+              launch: async (dir, env) => startBerth(await berthBuild(), dir, options, env),
+            });
+            break;
         }
       } catch (err) {
         await rm(dataDir, { recursive: true, force: true });
@@ -82,10 +110,15 @@ export function createContext(options: BenchOptions, workDir: string): BenchCont
       });
       return { ...server, stop: release };
     },
+    postgres,
     async flushDisk() {
       await run('sync', [], { timeoutMs: 300_000 });
     },
   };
+}
+
+function withCpu(server: RegistryProcess): BenchServer {
+  return { ...server, cpuSeconds: () => cpuSeconds(server.pid) };
 }
 
 /**

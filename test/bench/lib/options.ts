@@ -1,5 +1,6 @@
 // Benchmark knobs, all read from the environment once (see docs/benchmarks.md for the list).
 import { tmpdir } from 'node:os';
+import { missingToolsReason, type ToolName } from '../../support/tools.js';
 
 export const MiB = 1024 * 1024;
 
@@ -16,15 +17,50 @@ export const metricIds = [
 ] as const;
 export type MetricId = (typeof metricIds)[number];
 
-export const targetNames = ['berth', 'distribution'] as const;
+/**
+ * What a round runs against: `berth` (as shipped: SQLite, filesystem storage), `distribution` (CNCF
+ * Distribution 2.8), `berth-pg` (Berth with its metadata on PostgreSQL) and `berth-pg-x2` (two such
+ * replicas on one database and one storage directory, behind nginx). See lib/context.ts.
+ */
+export const targetNames = ['berth', 'distribution', 'berth-pg', 'berth-pg-x2'] as const;
 export type TargetName = (typeof targetNames)[number];
+
+/** Column headings of the report. */
+export const targetLabels: Record<TargetName, string> = {
+  berth: 'Berth',
+  distribution: 'Distribution',
+  'berth-pg': 'Berth PG',
+  'berth-pg-x2': 'Berth PG x2',
+};
+
+const POSTGRES_TOOLS: ToolName[] = ['postgres', 'initdb', 'pg_ctl'];
+
+/**
+ * Why `target` cannot run on this machine (a missing tool and its package), or undefined. A server at
+ * PG_TEST_URL stands in for local PostgreSQL binaries (test/support/postgres.ts).
+ */
+export function targetUnavailable(target: TargetName): string | undefined {
+  const postgres = process.env.PG_TEST_URL ? [] : POSTGRES_TOOLS;
+  const tools: Record<TargetName, ToolName[]> = {
+    berth: [],
+    distribution: ['docker-registry'],
+    'berth-pg': postgres,
+    'berth-pg-x2': [...postgres, 'nginx'],
+  };
+  return missingToolsReason(tools[target]);
+}
 
 export type Scale = 'quick' | 'default' | 'large';
 
 export interface BenchOptions {
   rounds: number;
   only: MetricId[];
+  /** The targets to measure: BENCH_TARGETS, or every allowed target whose tools are present. */
   targets: TargetName[];
+  /** True when BENCH_TARGETS chose the targets. */
+  targetsSelected: boolean;
+  /** Targets left out of the default because a tool is missing, with the reason (for the report). */
+  skippedTargets: Partial<Record<TargetName, string>>;
   scale: Scale;
   /** Size of the blobs for upload, chunked upload and GET. */
   blobBytes: number;
@@ -87,7 +123,11 @@ function flag(name: string): boolean {
   return raw !== undefined && raw !== '' && raw !== '0' && raw.toLowerCase() !== 'false';
 }
 
-export function readOptions(): BenchOptions {
+/**
+ * Reads the knobs. `allowedTargets` are the targets this benchmark script knows how to measure (all of
+ * them for `npm run bench`); BENCH_TARGETS may name only those.
+ */
+export function readOptions(allowedTargets: readonly TargetName[] = targetNames): BenchOptions {
   const quick = flag('BENCH_QUICK');
   const largeRaw = process.env.BENCH_SCALE;
   if (largeRaw !== undefined && largeRaw !== '' && largeRaw !== 'large' && largeRaw !== 'default') {
@@ -100,10 +140,24 @@ export function readOptions(): BenchOptions {
   if (getClientRaw !== 'curl' && getClientRaw !== 'node') {
     throw new Error(`BENCH_GET_CLIENT must be "curl" or "node", got "${getClientRaw}"`);
   }
+  const targetsSelected = (process.env.BENCH_TARGETS ?? '').trim() !== '';
+  const skippedTargets: Partial<Record<TargetName, string>> = {};
+  if (!targetsSelected) {
+    for (const target of allowedTargets) {
+      const reason = targetUnavailable(target);
+      if (reason) skippedTargets[target] = reason;
+    }
+  }
   return {
     rounds: int('BENCH_ROUNDS', 3),
     only: list('BENCH_ONLY', metricIds, metricIds),
-    targets: list('BENCH_TARGETS', targetNames, targetNames),
+    targets: list(
+      'BENCH_TARGETS',
+      allowedTargets,
+      allowedTargets.filter((target) => skippedTargets[target] === undefined),
+    ),
+    targetsSelected,
+    skippedTargets,
     scale,
     blobBytes: int('BENCH_BLOB_MIB', quick ? 64 : 1024) * MiB,
     chunkBytes: int('BENCH_CHUNK_MIB', 16) * MiB,

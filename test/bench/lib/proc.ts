@@ -1,5 +1,5 @@
-// Memory of a server process, from /proc/<pid>/status (Linux).
-import { readFileSync, writeFileSync } from 'node:fs';
+// Memory and CPU time of server processes, from /proc/<pid>/status and /proc/<pid>/stat (Linux).
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
   try {
@@ -51,17 +51,58 @@ export function watchRss(pid: number, intervalMs = 50): { stop(): RssPeak } {
   };
 }
 
-/** CPU time (user + system, all threads) the process has used so far, in seconds. */
-export function cpuSeconds(pid: number): number {
+/** Fields of /proc/<pid>/stat after the command name (which may contain spaces), or undefined. */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may contain spaces) start at ") ".
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name; clock ticks.
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return Number.NaN;
+    return undefined;
   }
+}
+
+/** CPU time (user + system, all threads) the process has used so far, in seconds. */
+export function cpuSeconds(pid: number): number {
+  const fields = statFields(pid);
+  // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name; clock ticks.
+  return fields ? (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS : Number.NaN;
+}
+
+/**
+ * CPU time, in seconds, of a process and all its descendants so far: its own, that of its children
+ * which have exited and been waited for (cutime + cstime), and recursively that of the live ones. For a
+ * server that forks workers (PostgreSQL's postmaster), so that a worker ending mid-measurement still
+ * counts.
+ */
+export function processTreeCpuSeconds(pid: number): number {
+  const fields = statFields(pid);
+  if (!fields) return Number.NaN;
+  // cutime and cstime are fields 16 and 17 of the whole line.
+  let seconds = fields.slice(11, 15).reduce((sum, ticks) => sum + Number(ticks), 0) / CLOCK_TICKS;
+  for (const child of childrenOf(pid)) {
+    const childSeconds = processTreeCpuSeconds(child);
+    if (Number.isFinite(childSeconds)) seconds += childSeconds;
+  }
+  return seconds;
+}
+
+function childrenOf(pid: number): number[] {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  return tasks.flatMap((task) => {
+    try {
+      return readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8')
+        .split(' ')
+        .filter((id) => id.trim() !== '')
+        .map(Number);
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** USER_HZ: 100 on every Linux architecture Node runs on. */

@@ -5,9 +5,16 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, release, totalmem } from 'node:os';
 import * as prettier from 'prettier';
 import { run } from '../../support/tools.js';
-import type { Metric, RoundValues, RowDef } from './metric.js';
+import {
+  metricTargets,
+  type Goal,
+  type Metric,
+  type OtherBerthTarget,
+  type RoundValues,
+  type RowDef,
+} from './metric.js';
 import { log } from './rounds.js';
-import { metricIds, type BenchOptions, type TargetName } from './options.js';
+import { metricIds, targetLabels, targetNames, type BenchOptions, type TargetName } from './options.js';
 
 export interface Measurement {
   /** Metric['id']. */
@@ -31,6 +38,10 @@ export interface MachineInfo {
   commit: string;
   loadBefore: string;
   loadAfter?: string;
+  /** PostgreSQL's version and setup, when a PostgreSQL target ran. */
+  postgres?: string;
+  /** nginx's version, when a target behind nginx ran. */
+  nginx?: string;
 }
 
 export interface BenchRecord {
@@ -103,32 +114,74 @@ function formatValue(value: number, unit: RowDef['unit']): string {
   }
 }
 
-function goalText(row: RowDef): string {
-  const goal = row.goal;
-  if (!goal) return '—';
+function goalText(goal: Goal, row: RowDef, target: TargetName): string {
   switch (goal.kind) {
     case 'ratio-at-least':
       return `≥ ${goal.value}x`;
     case 'ratio-at-most':
       return `≤ ${goal.value}x (time)`;
     case 'berth-below':
-      return `Berth < ${goal.value} ${row.unit}`;
+      return `${targetLabels[target]} < ${goal.value} ${row.unit}`;
+    case 'better-than':
+      return `${row.better === 'higher' ? '>' : '<'} ${targetLabels[goal.target]}`;
   }
+}
+
+type Met = boolean | 'incomparable' | undefined;
+
+/** One target's results in one row. */
+interface TargetResult {
+  /** False when the row's metric does not run against the target. */
+  supported: boolean;
+  values: number[];
+  median: number;
+  /** median / Distribution's median. */
+  ratio: number;
+  goals: Goal[];
+  met: Met;
 }
 
 interface RowResult {
   row: RowDef;
-  berth: number[];
-  distribution: number[];
-  berthMedian: number;
-  distributionMedian: number;
-  ratio: number;
-  met: boolean | 'incomparable' | undefined;
+  targets: Record<TargetName, TargetResult>;
+}
+
+/** The Berth targets other than `berth` that get columns: selected, and run by at least one metric. */
+function otherBerthTargets(record: BenchRecord): OtherBerthTarget[] {
+  return record.options.targets.filter(
+    (target): target is OtherBerthTarget =>
+      target !== 'berth' &&
+      target !== 'distribution' &&
+      record.metrics.some((metric) => metricTargets(metric).includes(target)),
+  );
+}
+
+function goalsOf(row: RowDef, target: TargetName): Goal[] {
+  if (target === 'distribution') return [];
+  if (target === 'berth') return row.goal ? [row.goal] : [];
+  return row.goals?.[target] ?? [];
+}
+
+function isMet(goal: Goal, row: RowDef, own: TargetResult, byTarget: Record<TargetName, TargetResult>): Met {
+  switch (goal.kind) {
+    case 'berth-below':
+      return Number.isFinite(own.median) ? Math.max(...own.values) < goal.value : undefined;
+    case 'ratio-at-least':
+      return Number.isFinite(own.ratio) ? own.ratio >= goal.value : undefined;
+    case 'ratio-at-most':
+      return Number.isFinite(own.ratio) ? own.ratio <= goal.value : undefined;
+    case 'better-than': {
+      const other = byTarget[goal.target].median;
+      if (!Number.isFinite(own.median) || !Number.isFinite(other)) return undefined;
+      return row.better === 'higher' ? own.median > other : own.median < other;
+    }
+  }
 }
 
 function rowResults(record: BenchRecord): RowResult[] {
   const results: RowResult[] = [];
   for (const metric of record.metrics) {
+    const supported = metricTargets(metric);
     for (const row of metric.rows) {
       const values = (target: TargetName): number[] =>
         record.measurements
@@ -136,60 +189,117 @@ function rowResults(record: BenchRecord): RowResult[] {
           .sort((a, b) => a.round - b.round)
           .map((m) => m.values?.[row.key])
           .filter((v): v is number => v !== undefined);
-      const berth = values('berth');
-      const distribution = values('distribution');
-      const berthMedian = median(berth);
-      const distributionMedian = median(distribution);
-      const ratio = berthMedian / distributionMedian;
-      let met: RowResult['met'];
-      const goal = row.goal;
-      if (goal?.kind === 'berth-below') {
-        met = Number.isFinite(berthMedian) ? Math.max(...berth) < goal.value : undefined;
-      } else if (goal && Number.isFinite(ratio)) {
-        met = goal.kind === 'ratio-at-least' ? ratio >= goal.value : ratio <= goal.value;
+      const distributionMedian = median(values('distribution'));
+      const targets = Object.fromEntries(
+        targetNames.map((target): [TargetName, TargetResult] => {
+          const own = values(target);
+          const ownMedian = median(own);
+          return [
+            target,
+            {
+              supported: supported.includes(target),
+              values: own,
+              median: ownMedian,
+              ratio: ownMedian / distributionMedian,
+              goals: goalsOf(row, target),
+              met: undefined,
+            },
+          ];
+        }),
+      ) as Record<TargetName, TargetResult>;
+      const incomparable = metric.incomparable?.().includes(row.key) ?? false;
+      for (const result of Object.values(targets)) {
+        if (result.goals.length === 0) continue;
+        const each = result.goals.map((goal) => isMet(goal, row, result, targets));
+        result.met = incomparable
+          ? 'incomparable'
+          : each.includes(false)
+            ? false
+            : each.includes(undefined)
+              ? undefined
+              : true;
       }
-      if (goal && metric.incomparable?.().includes(row.key)) met = 'incomparable';
-      results.push({ row, berth, distribution, berthMedian, distributionMedian, ratio, met });
+      results.push({ row, targets });
     }
   }
   return results;
 }
 
-/** The main table: medians, ratio (Berth/Distribution) and whether the issue's target is met. */
+function formatRatio(ratio: number): string {
+  return Number.isFinite(ratio) ? `${ratio >= 0.1 ? ratio.toFixed(2) : ratio.toPrecision(2)}x` : '—';
+}
+
+function formatMet(result: TargetResult): string {
+  if (result.met === undefined) return result.goals.length > 0 ? 'n/a' : '';
+  if (result.met === 'incomparable') return 'not comparable (see notes)';
+  return result.met ? 'yes' : '**NO**';
+}
+
+/**
+ * The main table: medians, ratio (Berth/Distribution) and whether the issue's target is met; then, for
+ * each other Berth target measured (e.g. on PostgreSQL), its median, its ratio to Distribution, its
+ * targets and whether they are met.
+ */
 export function renderTable(record: BenchRecord): string {
-  const lines = [
-    '| Metric | Unit | Better | Berth | Distribution | Berth/Distribution | Target | Met |',
-    '| --- | --- | --- | ---: | ---: | ---: | --- | --- |',
-  ];
-  for (const r of rowResults(record)) {
-    const ratio = Number.isFinite(r.ratio)
-      ? `${r.ratio >= 0.1 ? r.ratio.toFixed(2) : r.ratio.toPrecision(2)}x`
-      : '—';
-    const met =
-      r.met === undefined
-        ? r.row.goal
-          ? 'n/a'
-          : ''
-        : r.met === 'incomparable'
-          ? 'not comparable (see notes)'
-          : r.met
-            ? 'yes'
-            : '**NO**';
-    lines.push(
-      `| ${r.row.label} | ${r.row.unit} | ${r.row.better} | ${formatValue(r.berthMedian, r.row.unit)} | ` +
-        `${formatValue(r.distributionMedian, r.row.unit)} | ${ratio} | ${goalText(r.row)} | ${met} |`,
-    );
+  const others = otherBerthTargets(record);
+  const header = ['Metric', 'Unit', 'Better', 'Berth', 'Distribution', 'Berth/Distribution', 'Target', 'Met'];
+  const align = ['---', '---', '---', '---:', '---:', '---:', '---', '---'];
+  for (const target of others) {
+    const label = targetLabels[target];
+    header.push(label, `${label}/Distribution`, `${label} target`, `${label} met`);
+    align.push('---:', '---:', '---', '---');
+  }
+  const lines = [`| ${header.join(' | ')} |`, `| ${align.join(' | ')} |`];
+  for (const { row, targets } of rowResults(record)) {
+    const berth = targets.berth;
+    const goalsText = (target: TargetName): string =>
+      targets[target].goals.map((goal) => goalText(goal, row, target)).join(', ') || '—';
+    const cells = [
+      row.label,
+      row.unit,
+      row.better,
+      formatValue(berth.median, row.unit),
+      formatValue(targets.distribution.median, row.unit),
+      formatRatio(berth.ratio),
+      goalsText('berth'),
+      formatMet(berth),
+    ];
+    for (const target of others) {
+      const result = targets[target];
+      cells.push(
+        ...(result.supported
+          ? [
+              formatValue(result.median, row.unit),
+              formatRatio(result.ratio),
+              goalsText(target),
+              formatMet(result),
+            ]
+          : ['not measured', '—', goalsText(target), '']),
+      );
+    }
+    lines.push(`| ${cells.join(' | ')} |`);
   }
   return lines.join('\n');
 }
 
 /** Every round's value, in round order, so the spread behind each median is visible. */
 export function renderRounds(record: BenchRecord): string {
-  const lines = ['| Metric | Berth rounds | Distribution rounds |', '| --- | --- | --- |'];
-  for (const r of rowResults(record)) {
-    const list = (values: number[]): string =>
-      values.length === 0 ? '—' : values.map((v) => formatValue(v, r.row.unit)).join(' / ');
-    lines.push(`| ${r.row.label} (${r.row.unit}) | ${list(r.berth)} | ${list(r.distribution)} |`);
+  const others = otherBerthTargets(record);
+  const header = [
+    'Metric',
+    'Berth rounds',
+    'Distribution rounds',
+    ...others.map((t) => `${targetLabels[t]} rounds`),
+  ];
+  const lines = [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`];
+  for (const { row, targets } of rowResults(record)) {
+    const list = (result: TargetResult): string =>
+      result.values.length === 0 ? '—' : result.values.map((v) => formatValue(v, row.unit)).join(' / ');
+    const cells = [`${row.label} (${row.unit})`, list(targets.berth), list(targets.distribution)];
+    for (const target of others) {
+      cells.push(targets[target].supported ? list(targets[target]) : 'not measured');
+    }
+    lines.push(`| ${cells.join(' | ')} |`);
   }
   return lines.join('\n');
 }
@@ -216,7 +326,9 @@ export function renderMachine(record: BenchRecord): string {
     `- Date: ${m.date}; Berth commit: ${m.commit}; scale: ${o.scale}; rounds: ${o.rounds}` +
       (record.seconds === undefined ? '' : `; wall time: ${Math.round(record.seconds)} s`),
     `- Machine: ${m.nproc} CPUs (nproc), ${m.cpu}, Linux ${m.kernel}, ${m.memoryGiB} GiB RAM; Node ${m.node}; ` +
-      `CNCF Distribution ${m.distribution}`,
+      `CNCF Distribution ${m.distribution}` +
+      (m.postgres === undefined ? '' : `; PostgreSQL ${m.postgres}`) +
+      (m.nginx === undefined ? '' : `; nginx ${m.nginx}`),
     `- Load average (1/5/15 min) before: ${m.loadBefore}; after: ${m.loadAfter ?? '?'}`,
     ...quiet,
   ].join('\n');
@@ -224,7 +336,10 @@ export function renderMachine(record: BenchRecord): string {
 
 export function renderReport(record: BenchRecord): string {
   const parts = [renderMachine(record), '', renderTable(record), ''];
-  const notes = record.metrics.flatMap((metric) => metric.notes?.() ?? []);
+  const skipped = Object.entries(record.options.skippedTargets).map(
+    ([target, reason]) => `${targetLabels[target as TargetName]} (\`${target}\`): not measured, ${reason}.`,
+  );
+  const notes = [...skipped, ...record.metrics.flatMap((metric) => metric.notes?.() ?? [])];
   if (notes.length > 0) parts.push('Notes from this run:', '', ...notes.map((n) => `- ${n}`), '');
   const errors = renderErrors(record);
   if (errors.length > 0)
@@ -247,7 +362,7 @@ export async function writeDoc(path: string, record: BenchRecord): Promise<void>
     large: 'Large scale (BENCH_SCALE=large)',
   }[scale];
   const only =
-    record.options.only.length === metricIds.length && record.options.targets.length === 2
+    record.options.only.length === metricIds.length && !record.options.targetsSelected
       ? ''
       : `\nSelection: BENCH_ONLY=${record.options.only.join(',')} BENCH_TARGETS=${record.options.targets.join(',')}\n`;
   const section = `${start}\n## ${title}\n${only}\n${renderReport(record)}\n${end}`;

@@ -1,21 +1,20 @@
 // Request-rate metrics under 64 keep-alive connections: manifest GET by tag (wrk) and blob HEAD (our
 // load generator, since wrk 4.1 cannot do HEAD).
-import type { RegistryProcess } from '../../support/processes.js';
+import type { BenchServer } from '../lib/context.js';
 import { makeSmallImage, MANIFEST_ACCEPT, pushSmallImage, RegistryClient } from '../lib/http.js';
 import { runLoadgen, runWrk, type LoadResult, type LoadSpec } from '../lib/loadgen.js';
 import type { Metric } from '../lib/metric.js';
-import { cpuSeconds } from '../lib/proc.js';
-import type { BenchOptions } from '../lib/options.js';
+import type { BenchOptions, TargetName } from '../lib/options.js';
 
 export const WARMUP_SECONDS = 2;
 
 /**
- * Load result plus the server's CPU time per request (µs, all threads) during the measured run, which
- * follows a warm-up run of `warmupSeconds` (0: none).
+ * Load result plus the server's CPU time per request (µs, all threads; see BenchServer.cpuSeconds)
+ * during the measured run, which follows a warm-up run of `warmupSeconds` (0: none).
  */
 export async function measure(
   options: BenchOptions,
-  server: RegistryProcess,
+  server: BenchServer,
   spec: Omit<LoadSpec, 'connections' | 'threads' | 'seconds'>,
   tool: (spec: LoadSpec) => Promise<LoadResult>,
   warmupSeconds = WARMUP_SECONDS,
@@ -27,9 +26,9 @@ export async function measure(
     seconds: options.loadSeconds,
   };
   if (warmupSeconds > 0) await tool({ ...full, seconds: warmupSeconds });
-  const cpuBefore = cpuSeconds(server.pid);
+  const cpuBefore = server.cpuSeconds();
   const result = await tool(full);
-  const cpuMicros = ((cpuSeconds(server.pid) - cpuBefore) * 1e6) / result.requests;
+  const cpuMicros = ((server.cpuSeconds() - cpuBefore) * 1e6) / result.requests;
   if (result.badStatuses > 0 || result.requests === 0) {
     throw new Error(
       `${spec.method} ${spec.url}: ${result.badStatuses} non-2xx/3xx answers out of ${result.requests} ` +
@@ -39,12 +38,15 @@ export async function measure(
   return { ...result, cpuMicros };
 }
 
+/** The targets of the request-rate metrics: Berth on PostgreSQL too, as one process. */
+const TARGETS: readonly TargetName[] = ['berth', 'distribution', 'berth-pg'];
+
 /** The repository the request-rate metrics read from. */
 export const REQUESTS_REPO = 'bench/requests';
 
 /** Pushes one small image as REQUESTS_REPO:latest, sending `headers` (e.g. Authorization) with each request. */
 async function seed(
-  server: RegistryProcess,
+  server: BenchServer,
   headers: Record<string, string> = {},
 ): Promise<{ repo: string; layerDigest: string }> {
   const client = new RegistryClient(server.url, 2, headers);
@@ -60,7 +62,7 @@ async function seed(
 /** Seeds REQUESTS_REPO:latest, then loads GET of that manifest by tag with wrk, adding `headers`. */
 export async function measureManifestGet(
   options: BenchOptions,
-  server: RegistryProcess,
+  server: BenchServer,
   headers: Record<string, string> = {},
 ): Promise<LoadResult & { cpuMicros: number }> {
   const { repo } = await seed(server, headers);
@@ -81,6 +83,7 @@ export function manifestMetric(options: BenchOptions): Metric {
   return {
     id: 'manifest',
     title: 'Manifest GET by tag',
+    targets: TARGETS,
     rows: [
       {
         key: 'manifest.rps',
@@ -88,6 +91,7 @@ export function manifestMetric(options: BenchOptions): Metric {
         unit: 'req/s',
         better: 'higher',
         goal: { kind: 'ratio-at-least', value: 5 },
+        goals: { 'berth-pg': [{ kind: 'ratio-at-least', value: 3 }] },
       },
       { key: 'manifest.p99', label: 'Manifest GET p99 latency', unit: 'ms', better: 'lower' },
       { key: 'manifest.cpu', label: 'Server CPU time per manifest GET', unit: 'µs', better: 'lower' },
@@ -108,6 +112,7 @@ export function headMetric(options: BenchOptions): Metric {
   return {
     id: 'head',
     title: 'Blob HEAD',
+    targets: TARGETS,
     rows: [
       {
         key: 'head.rps',
@@ -115,6 +120,7 @@ export function headMetric(options: BenchOptions): Metric {
         unit: 'req/s',
         better: 'higher',
         goal: { kind: 'ratio-at-least', value: 5 },
+        goals: { 'berth-pg': [{ kind: 'ratio-at-least', value: 3 }] },
       },
       { key: 'head.p99', label: 'Blob HEAD p99 latency', unit: 'ms', better: 'lower' },
       { key: 'head.cpu', label: 'Server CPU time per blob HEAD', unit: 'µs', better: 'lower' },
