@@ -1,6 +1,6 @@
 // Composition of authentication for auth.mode (called from server.ts): what guards the registry
 // routes (an Authorizer), and in token mode the token endpoint and the account directory, on the
-// AccountStore the caller built (whichever database holds the accounts).
+// stores the caller opened (whichever database holds the accounts and the login throttle's state).
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { durationMs, type BerthConfig } from './config/schema.js';
@@ -9,6 +9,7 @@ import { createCheckLimiter } from './auth/check-limiter.js';
 import { createHtpasswdFile } from './auth/htpasswd-file.js';
 import { createLoginGate } from './auth/login-gate.js';
 import { createLoginThrottle } from './auth/login-throttle.js';
+import type { LoginThrottleStore } from './auth/login-throttle-store.js';
 import type { AccountStore } from './auth/model.js';
 import { createAccessPolicy } from './auth/policy.js';
 import { loadSigningKey } from './auth/signing-key.js';
@@ -37,17 +38,25 @@ export interface AuthSecrets {
   announce?: (text: string) => void;
 }
 
+/** The stores authentication runs on (src/metadata/open.ts opens them). */
+export interface AuthStores {
+  accounts: AccountStore;
+  /** Failed logins and known addresses: shared, so the login limits hold across replicas. */
+  loginThrottle: LoginThrottleStore;
+}
+
 const seconds = (duration: string) => Math.round(durationMs(duration) / 1000);
 
 export async function composeAuth(
   config: BerthConfig,
-  store: AccountStore,
+  stores: AuthStores,
   log: Logger,
   secrets: AuthSecrets = {},
 ): Promise<AuthComposition> {
   const auth = config.auth;
   const clock = Date.now;
   const throttle = createLoginThrottle({
+    store: stores.loginThrottle,
     perAccount: auth.loginLimit.perAccount,
     perAddress: auth.loginLimit.perAddress,
     windowMs: durationMs(auth.loginLimit.window),
@@ -68,7 +77,7 @@ export async function composeAuth(
   }
 
   const accounts = createAccountService({
-    store,
+    store: stores.accounts,
     clock,
     personalNamespaces: auth.personalNamespaces,
   });

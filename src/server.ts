@@ -83,7 +83,7 @@ export async function startServer(
   const stores = await openStores(config, log);
   let auth;
   try {
-    auth = await composeAuth(config, stores.accounts, log, secrets);
+    auth = await composeAuth(config, stores, log, secrets);
   } catch (err) {
     await stores.close();
     throw err;

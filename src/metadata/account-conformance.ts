@@ -1,8 +1,11 @@
 // The behaviour every AccountStore must show, whatever database is under it, units of work included
-// (the contract in src/auth/model.ts). A store's test file calls
-// `describeAccountStoreConformance('name', async () => ({ store, sibling, cleanup }))`.
+// (the contract in src/auth/model.ts), and the LoginThrottleStore on the same database beside it
+// (src/auth/login-throttle-store.ts). A store's test file calls
+// `describeAccountStoreConformance('name', async () => ({ store, sibling, loginThrottle,
+// siblingLoginThrottle, cleanup }))`.
 // Exported (like conformance.ts for metadata stores) so that another implementation runs the same suite.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { LoginThrottleStore } from '../auth/login-throttle-store.js';
 import type { AccountStore, StoredAccount } from '../auth/model.js';
 
 export interface AccountStoreUnderTest {
@@ -10,6 +13,10 @@ export interface AccountStoreUnderTest {
   store: AccountStore;
   /** A second store on the same database, as another process or replica would open it. */
   sibling(): Promise<AccountStore>;
+  /** The login throttle's store on the same database as `store`. */
+  loginThrottle: LoginThrottleStore;
+  /** A second one on the same database, as another process or replica would open it. */
+  siblingLoginThrottle(): Promise<LoginThrottleStore>;
   cleanup?: () => Promise<void>;
 }
 
@@ -243,6 +250,141 @@ export function describeAccountStoreConformance(
         await expect(leaked?.getAccount('alice')).rejects.toThrow();
         await expect(leaked?.insertAccount(user('alice'))).rejects.toThrow();
         expect(await store.getAccount('alice')).toBeUndefined();
+      });
+    });
+
+    describe('login throttle store', () => {
+      let logins: LoginThrottleStore;
+      beforeEach(() => {
+        logins = subject.loginThrottle;
+      });
+      const alice = 'account:alice';
+      const keep = (n: number, ...keys: string[]) => keys.map((key) => ({ key, keep: n }));
+
+      it('answers the newest failures of a key later than a time, newest first, each key apart', async () => {
+        await logins.addFailure(keep(5, alice, 'source:a'), 'a', T0);
+        await logins.addFailure(keep(5, alice, 'source:b'), 'b', T0 + 10);
+        await logins.addFailure(keep(5, 'source:a'), 'a', T0 + 20);
+        await logins.addFailure(keep(5, 'source:a'), 'a', T0 + 20);
+        expect(await logins.recentFailures(alice, T0 - 1, 5)).toEqual([T0 + 10, T0]);
+        expect(await logins.recentFailures(alice, T0, 5)).toEqual([T0 + 10]);
+        expect(await logins.recentFailures('source:a', 0, 5)).toEqual([T0 + 20, T0 + 20, T0]);
+        expect(await logins.recentFailures('source:a', 0, 2)).toEqual([T0 + 20, T0 + 20]);
+        expect(await logins.recentFailures('source:b', 0, 5)).toEqual([T0 + 10]);
+        expect(await logins.recentFailures('account:bob', 0, 5)).toEqual([]);
+      });
+
+      it('keeps the newest failures of each key only, always the one being recorded', async () => {
+        for (const at of [T0, T0 + 1, T0 + 2]) await logins.addFailure(keep(2, alice), 'a', at);
+        await logins.addFailure(keep(5, 'source:a'), 'a', T0);
+        expect(await logins.recentFailures(alice, 0, 10)).toEqual([T0 + 2, T0 + 1]);
+        // A replica whose clock lags: its failure is kept, with the newest other one.
+        await logins.addFailure(keep(2, alice), 'a', T0 - 100);
+        expect(await logins.recentFailures(alice, 0, 10)).toEqual([T0 + 2, T0 - 100]);
+        expect(await logins.recentFailures('source:a', 0, 10)).toEqual([T0]);
+      });
+
+      it("forgets a key's failures from one source only", async () => {
+        await logins.addFailure(keep(5, alice, 'source:a'), 'a', T0);
+        await logins.addFailure(keep(5, alice), 'b', T0 + 1);
+        await logins.addFailure(keep(5, alice), 'a', T0 + 2);
+        await logins.forgetFailures(alice, 'a');
+        expect(await logins.recentFailures(alice, 0, 5)).toEqual([T0 + 1]);
+        expect(await logins.recentFailures('source:a', 0, 5)).toEqual([T0]);
+        await logins.forgetFailures('account:nobody', 'a');
+      });
+
+      it('knows an address after its last success, keeping the most recently used of each account', async () => {
+        await logins.rememberAddress('alice', 'home', T0, 2);
+        expect(await logins.isKnownAddress('alice', 'home', T0 - 1)).toBe(true);
+        expect(await logins.isKnownAddress('alice', 'home', T0)).toBe(false);
+        expect(await logins.isKnownAddress('bob', 'home', 0)).toBe(false);
+        expect(await logins.isKnownAddress('alice', 'office', 0)).toBe(false);
+        await logins.rememberAddress('alice', 'home', T0 - 50, 2); // an earlier time never wins
+        expect(await logins.isKnownAddress('alice', 'home', T0 - 1)).toBe(true);
+        await logins.rememberAddress('alice', 'home', T0 + 5, 2);
+        expect(await logins.isKnownAddress('alice', 'home', T0 + 4)).toBe(true);
+        await logins.rememberAddress('alice', 'office', T0 + 6, 2);
+        await logins.rememberAddress('alice', 'ci', T0 + 7, 2); // two per account: home goes
+        await logins.rememberAddress('bob', 'home', T0, 2);
+        const known = async (account: string, address: string) => logins.isKnownAddress(account, address, 0);
+        expect([
+          await known('alice', 'home'),
+          await known('alice', 'office'),
+          await known('alice', 'ci'),
+        ]).toEqual([false, true, true]);
+        // The address just used stays, whatever the times of the others.
+        await logins.rememberAddress('alice', 'home', T0, 2);
+        expect([
+          await known('alice', 'home'),
+          await known('alice', 'office'),
+          await known('alice', 'ci'),
+        ]).toEqual([true, false, true]);
+        expect(await known('bob', 'home')).toBe(true);
+      });
+
+      it('prunes old failures and addresses, and caps the failures kept, the earliest recorded first', async () => {
+        for (const [i, at] of [T0, T0 + 1, T0 + 2, T0 + 3].entries()) {
+          await logins.addFailure(keep(5, `source:${i}`), `${i}`, at);
+        }
+        await logins.rememberAddress('alice', 'old', T0 - 10, 10);
+        await logins.rememberAddress('alice', 'new', T0 + 10, 10);
+        await logins.prune({ failuresUpTo: T0, addressesUpTo: T0, maxFailures: 10 });
+        const kept = async () => {
+          const found: string[] = [];
+          for (const i of [0, 1, 2, 3, 4]) {
+            if ((await logins.recentFailures(`source:${i}`, 0, 5)).length > 0) found.push(`${i}`);
+          }
+          return found;
+        };
+        expect(await kept()).toEqual(['1', '2', '3']);
+        expect(await logins.isKnownAddress('alice', 'old', 0)).toBe(false);
+        expect(await logins.isKnownAddress('alice', 'new', 0)).toBe(true);
+        await logins.prune({ failuresUpTo: 0, addressesUpTo: 0, maxFailures: 2 });
+        expect(await kept()).toEqual(['2', '3']);
+        // Recorded last though the earliest in time: the cap keeps it, the oldest recorded goes.
+        await logins.addFailure(keep(5, 'source:4'), '4', T0 - 1000);
+        await logins.prune({ failuresUpTo: 0, addressesUpTo: 0, maxFailures: 2 });
+        expect(await kept()).toEqual(['3', '4']);
+        await logins.prune({ failuresUpTo: T0 + 10, addressesUpTo: T0 + 10, maxFailures: 2 });
+        expect(await kept()).toEqual([]);
+        expect(await logins.isKnownAddress('alice', 'new', 0)).toBe(false);
+      });
+
+      it("shares failures, forgiveness and known addresses with another connection's store", async () => {
+        const other = await subject.siblingLoginThrottle();
+        await logins.addFailure(keep(5, alice, 'source:a'), 'a', T0);
+        await other.addFailure(keep(5, alice, 'source:b'), 'b', T0 + 1);
+        expect(await logins.recentFailures(alice, 0, 5)).toEqual([T0 + 1, T0]);
+        expect(await other.recentFailures(alice, 0, 5)).toEqual([T0 + 1, T0]);
+        await other.forgetFailures(alice, 'a');
+        expect(await logins.recentFailures(alice, 0, 5)).toEqual([T0 + 1]);
+        await logins.rememberAddress('alice', 'home', T0, 10);
+        expect(await other.isKnownAddress('alice', 'home', 0)).toBe(true);
+        await other.prune({ failuresUpTo: T0 + 1, addressesUpTo: T0, maxFailures: 100 });
+        expect(await logins.recentFailures(alice, 0, 5)).toEqual([]);
+        expect(await logins.recentFailures('source:a', 0, 5)).toEqual([]);
+        expect(await logins.isKnownAddress('alice', 'home', 0)).toBe(false);
+      });
+
+      it('never runs inside an account unit of work, so its rollback keeps what the throttle wrote', async () => {
+        const opened = deferred();
+        const work = store.transaction(async (tx) => {
+          await tx.insertAccount(user('alice'));
+          opened.resolve();
+          await pause();
+          throw new RollBack();
+        });
+        await opened.promise;
+        const written = Promise.all([
+          logins.addFailure(keep(5, alice), 'a', T0),
+          logins.rememberAddress('alice', 'home', T0, 10),
+        ]);
+        await expect(work).rejects.toBeInstanceOf(RollBack);
+        await written;
+        expect(await store.getAccount('alice')).toBeUndefined();
+        expect(await logins.recentFailures(alice, 0, 5)).toEqual([T0]);
+        expect(await logins.isKnownAddress('alice', 'home', 0)).toBe(true);
       });
     });
   });

@@ -14,7 +14,9 @@ interface CopiedTable {
 
 /**
  * In dependency order. Columns are those both schemas share. SQLite's 0/1 flags (admin, public) go
- * into PostgreSQL BOOLEAN columns, which accept them.
+ * into PostgreSQL BOOLEAN columns, which accept them. Not copied, as passing state: job leases, and
+ * the login throttle's failures and known addresses (owners' addresses become known again at their
+ * next login).
  */
 export const COPIED_TABLES: readonly CopiedTable[] = [
   { name: 'repositories', columns: ['id', 'name', 'created_at'] },

@@ -1,10 +1,11 @@
 // The one place that opens the configured stores (metadata.driver), for `berth serve` and the CLI
-// alike: the metadata index and the accounts, on the same database.
+// alike: the metadata index, the accounts and the login throttle's state, on the same database.
 // - sqlite: <dataDir>/berth.db (or metadata.path), migrated on open; several processes on one host
 //   may share it (the read cache follows other connections' commits).
 // - postgres: metadata.postgres.url, migrated on open under an advisory lock; no read cache, since
 //   other replicas write to the same database. The PostgreSQL client is loaded only when configured.
 import { resolve } from 'node:path';
+import type { LoginThrottleStore } from '../auth/login-throttle-store.js';
 import type { AccountStore } from '../auth/model.js';
 import { withoutPassword } from '../config/redact.js';
 import { durationMs, type BerthConfig } from '../config/schema.js';
@@ -13,11 +14,14 @@ import type { MetadataStore } from '../registry/metadata-store.js';
 import { openDatabase, otherConnectionsCommitted } from './db.js';
 import { withReadCache } from './read-cache.js';
 import { createSqliteAccountStore } from './sqlite-account-store.js';
+import { createSqliteLoginThrottleStore } from './sqlite-login-throttle-store.js';
 import { createSqliteMetadataStore } from './sqlite-store.js';
 
 export interface OpenedStores {
   metadata: MetadataStore;
   accounts: AccountStore;
+  /** Failed logins and known addresses (auth.loginLimit), shared by every process on the database. */
+  loginThrottle: LoginThrottleStore;
   /** Where the stores live, for logs: a path or a URL without its password. */
   location: string;
   close(): Promise<void>;
@@ -37,6 +41,7 @@ export async function openStores(config: BerthConfig, log: Logger): Promise<Open
       changedElsewhere: otherConnectionsCommitted(db),
     }),
     accounts: createSqliteAccountStore(db),
+    loginThrottle: createSqliteLoginThrottleStore(db),
     location: path,
     close: async () => void db.close(),
   };
@@ -50,7 +55,12 @@ async function openPostgres(config: BerthConfig, log: Logger): Promise<OpenedSto
     url,
     poolSize: settings.poolSize,
     statementTimeoutMs: durationMs(settings.statementTimeout),
-    onIdleError: (err: Error) => log.warn({ err }, 'a pooled PostgreSQL connection failed'),
+    // pg-pool hangs the whole client (connection settings included) on the error: log only what failed.
+    onIdleError: (err: Error) =>
+      log.warn(
+        { error: err.message, code: (err as { code?: unknown }).code },
+        'a pooled PostgreSQL connection failed',
+      ),
   });
   return { ...opened, location: withoutPassword(url) };
 }

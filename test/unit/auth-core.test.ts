@@ -1,5 +1,6 @@
-// The pure parts of authentication: scope parsing, the access policy, login throttling and token
-// expiry through the verification cache, on fake clocks and an in-memory directory.
+// The pure parts of authentication: scope parsing, the access policy, the password check limiter,
+// remembered logins and token expiry through the verification cache, on fake clocks and an in-memory
+// directory. Login throttling is in login-throttle.test.ts.
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,7 +8,6 @@ import { join } from 'node:path';
 import jwt from 'jsonwebtoken';
 import { describe, expect, it } from 'vitest';
 import { createCheckLimiter } from '../../src/auth/check-limiter.js';
-import { createLoginThrottle } from '../../src/auth/login-throttle.js';
 import { createVerifiedLogins } from '../../src/auth/verified-logins.js';
 import type { Account, Namespace, Principal, Role } from '../../src/auth/model.js';
 import { createAccessPolicy } from '../../src/auth/policy.js';
@@ -183,126 +183,6 @@ describe('access policy', () => {
     expect(names.filter(await policy.readable(user('root', true)))).toEqual(names);
     const external: Principal = { kind: 'external', subject: 'root', issuer: 'idp' };
     expect(names.filter(await policy.readable(external))).toEqual([]);
-  });
-});
-
-describe('login throttle', () => {
-  it('limits failures per account and per source, and forgets them after the window', () => {
-    let now = 0;
-    const throttle = createLoginThrottle({
-      perAccount: 2,
-      perAddress: 2,
-      windowMs: 60_000,
-      clock: () => now,
-    });
-    const attempt = { account: 'alice', source: '10.0.0.1' };
-    throttle.recordFailure(attempt);
-    expect(throttle.retryAfterSeconds(attempt)).toBe(0);
-    now = 10_000;
-    throttle.recordFailure(attempt);
-    expect(throttle.retryAfterSeconds(attempt)).toBe(50);
-    expect(throttle.retryAfterSeconds({ account: 'alice', source: '10.0.0.2' })).toBe(50);
-    expect(throttle.retryAfterSeconds({ account: 'bob', source: '10.0.0.1' })).toBe(50);
-    expect(throttle.retryAfterSeconds({ account: 'bob', source: '10.0.0.2' })).toBe(0);
-    now = 60_001; // the first failure has left the window: one remains, under the limit
-    expect(throttle.retryAfterSeconds(attempt)).toBe(0);
-    throttle.recordFailure(attempt);
-    expect(throttle.retryAfterSeconds(attempt)).toBe(10);
-  });
-
-  it('counts failures without an account (robots) against the address only', () => {
-    const throttle = createLoginThrottle({ perAccount: 1, perAddress: 3, windowMs: 60_000, clock: () => 0 });
-    throttle.recordFailure({ account: undefined, source: 'a' });
-    throttle.recordFailure({ account: undefined, source: 'a' });
-    expect(throttle.retryAfterSeconds({ account: undefined, source: 'b' })).toBe(0);
-    expect(throttle.retryAfterSeconds({ account: 'alice', source: 'b' })).toBe(0);
-    throttle.recordFailure({ account: undefined, source: 'a' });
-    expect(throttle.retryAfterSeconds({ account: undefined, source: 'a' })).toBe(60);
-  });
-
-  it('forgives on success the account failures from that address only, and never the address', () => {
-    const throttle = createLoginThrottle({ perAccount: 2, perAddress: 1, windowMs: 60_000, clock: () => 0 });
-    throttle.recordFailure({ account: 'alice', source: 'a' });
-    throttle.recordFailure({ account: 'alice', source: 'b' });
-    expect(throttle.retryAfterSeconds({ account: 'alice', source: 'c' })).toBe(60);
-    throttle.recordSuccess({ account: 'alice', source: 'b' });
-    // b's own failure is forgiven, a's is not: one of two, so unknown addresses may try again.
-    expect(throttle.retryAfterSeconds({ account: 'alice', source: 'c' })).toBe(0);
-    throttle.recordFailure({ account: 'alice', source: 'c' });
-    expect(throttle.retryAfterSeconds({ account: 'alice', source: 'd' })).toBe(60);
-    expect(throttle.retryAfterSeconds({ account: 'carol', source: 'a' })).toBe(60);
-    expect(throttle.retryAfterSeconds({ account: 'carol', source: 'b' })).toBe(60);
-  });
-
-  it('does not apply the account limit at an address the account logged in from before', () => {
-    let now = 0;
-    const throttle = createLoginThrottle({
-      perAccount: 2,
-      perAddress: 3,
-      windowMs: 60_000,
-      clock: () => now,
-    });
-    throttle.recordSuccess({ account: 'alice', source: 'home' });
-    now = 1_000;
-    for (const source of ['evil-1', 'evil-2']) throttle.recordFailure({ account: 'alice', source });
-    expect(throttle.retryAfterSeconds({ account: 'alice', source: 'evil-3' })).toBe(60);
-    expect(throttle.retryAfterSeconds({ account: 'alice', source: 'home' })).toBe(0);
-    // Known for alice only: bob's limit still applies at alice's address.
-    for (const source of ['evil-1', 'evil-2']) throttle.recordFailure({ account: 'bob', source });
-    expect(throttle.retryAfterSeconds({ account: 'bob', source: 'home' })).toBe(60);
-    // The owner's success at home does not reset the strangers' count.
-    throttle.recordSuccess({ account: 'alice', source: 'home' });
-    expect(throttle.retryAfterSeconds({ account: 'alice', source: 'evil-3' })).toBe(60);
-  });
-
-  it('holds a known address to the per-address limit, counting its failures for the address only', () => {
-    const throttle = createLoginThrottle({ perAccount: 2, perAddress: 3, windowMs: 60_000, clock: () => 0 });
-    throttle.recordSuccess({ account: 'alice', source: 'home' });
-    throttle.recordFailure({ account: 'alice', source: 'home' });
-    throttle.recordFailure({ account: 'alice', source: 'home' });
-    // Two failures at home: the account's limit is not reached for alice's other addresses...
-    expect(throttle.retryAfterSeconds({ account: 'alice', source: 'office' })).toBe(0);
-    expect(throttle.retryAfterSeconds({ account: 'alice', source: 'home' })).toBe(0);
-    throttle.recordFailure({ account: 'alice', source: 'home' });
-    // ...and the third reaches home's own limit, for every account guessed from there.
-    expect(throttle.retryAfterSeconds({ account: 'alice', source: 'home' })).toBe(60);
-    expect(throttle.retryAfterSeconds({ account: 'bob', source: 'home' })).toBe(60);
-    expect(throttle.retryAfterSeconds({ account: 'alice', source: 'office' })).toBe(0);
-  });
-
-  it('forgets a known address after its time, and keeps a bounded number of them', () => {
-    let now = 0;
-    const throttle = createLoginThrottle({
-      perAccount: 1,
-      perAddress: 100,
-      windowMs: 60_000,
-      clock: () => now,
-      knownAddressesPerAccount: 2,
-      knownAddressTtlMs: 10 * 60_000,
-      maxKnownAddresses: 3,
-    });
-    const lockedAt = (account: string, source: string) => throttle.retryAfterSeconds({ account, source }) > 0;
-    throttle.recordSuccess({ account: 'alice', source: 'a1' });
-    now = 1;
-    throttle.recordSuccess({ account: 'alice', source: 'a2' });
-    now = 2;
-    throttle.recordSuccess({ account: 'alice', source: 'a3' }); // a1 leaves: two per account
-    now = 3;
-    throttle.recordFailure({ account: 'alice', source: 'evil' });
-    expect([lockedAt('alice', 'a1'), lockedAt('alice', 'a2'), lockedAt('alice', 'a3')]).toEqual([
-      true,
-      false,
-      false,
-    ]);
-    throttle.recordSuccess({ account: 'bob', source: 'b1' });
-    throttle.recordSuccess({ account: 'carol', source: 'c1' }); // four pairs: alice's oldest (a2) goes
-    throttle.recordFailure({ account: 'bob', source: 'evil' });
-    throttle.recordFailure({ account: 'carol', source: 'evil' });
-    expect([lockedAt('alice', 'a2'), lockedAt('alice', 'a3')]).toEqual([true, false]);
-    expect([lockedAt('bob', 'b1'), lockedAt('carol', 'c1')]).toEqual([false, false]);
-    now = 10 * 60_000 + 2; // a3's success was 10 minutes ago: forgotten
-    throttle.recordFailure({ account: 'alice', source: 'evil' });
-    expect(lockedAt('alice', 'a3')).toBe(true);
   });
 });
 

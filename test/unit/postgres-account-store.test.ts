@@ -1,7 +1,9 @@
-// The PostgreSQL account store against a real server (test/support/postgres.ts: a private cluster of
-// scripts/pg-test-server.sh, or PG_TEST_URL), each test on a fresh database. Without the PostgreSQL
-// binaries these tests are skipped with a warning, except in CI (CI=true), where that is a failure.
+// The PostgreSQL account store and login throttle store against a real server
+// (test/support/postgres.ts: a private cluster of scripts/pg-test-server.sh, or PG_TEST_URL), each
+// test on a fresh database. Without the PostgreSQL binaries these tests are skipped with a warning,
+// except in CI (CI=true), where that is a failure.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createLoginThrottle } from '../../src/auth/login-throttle.js';
 import type { AccountStore, StoredAccount } from '../../src/auth/model.js';
 import { describeAccountStoreConformance } from '../../src/metadata/account-conformance.js';
 import { createPostgresPool } from '../../src/metadata/postgres/db.js';
@@ -52,9 +54,12 @@ describe.skipIf(!requirePostgres('the PostgreSQL account store tests'))('postgre
 
   describeAccountStoreConformance('postgres', async () => {
     const { open, cleanup } = await replicas();
+    const replica = await open();
     return {
-      store: (await open()).accounts,
+      store: replica.accounts,
       sibling: async () => (await open()).accounts,
+      loginThrottle: replica.loginThrottle,
+      siblingLoginThrottle: async () => (await open()).loginThrottle,
       cleanup,
     };
   });
@@ -133,6 +138,37 @@ describe.skipIf(!requirePostgres('the PostgreSQL account store tests'))('postgre
       expect(seen).toHaveLength(1);
       expect(seen[0]).toBeInstanceOf(StoreUnavailableError);
       expect((await accounts.getAccount('amy'))?.admin).toBe(true);
+    });
+  });
+
+  describe('login throttle across replicas', () => {
+    it('counts failures made through two replicas at once as one replica would', async () => {
+      const { open, cleanup } = await replicas();
+      try {
+        const now = 1_700_000_000_000;
+        const throttleOn = async () =>
+          createLoginThrottle({
+            store: (await open()).loginThrottle,
+            perAccount: 10,
+            perAddress: 100,
+            windowMs: 60_000,
+            clock: () => now,
+          });
+        const [a, b] = [await throttleOn(), await throttleOn()];
+        const guess = (n: number) => ({ account: 'alice', source: `evil-${n}` });
+        // Nine guesses at once, spread over both replicas: all counted, one short of the limit.
+        await Promise.all(Array.from({ length: 9 }, (_, n) => (n % 2 === 0 ? a : b).recordFailure(guess(n))));
+        expect([await a.retryAfterSeconds(guess(9)), await b.retryAfterSeconds(guess(9))]).toEqual([0, 0]);
+        await b.recordFailure(guess(9));
+        expect([await a.retryAfterSeconds(guess(10)), await b.retryAfterSeconds(guess(10))]).toEqual([
+          60, 60,
+        ]);
+        // The owner's address, learned through one replica, is known to the other.
+        await a.recordSuccess({ account: 'alice', source: 'home' });
+        expect(await b.retryAfterSeconds({ account: 'alice', source: 'home' })).toBe(0);
+      } finally {
+        await cleanup();
+      }
     });
   });
 });

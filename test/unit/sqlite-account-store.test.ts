@@ -6,6 +6,7 @@ import type { StoredAccount } from '../../src/auth/model.js';
 import { describeAccountStoreConformance } from '../../src/metadata/account-conformance.js';
 import { openDatabase, type SqliteDatabase } from '../../src/metadata/db.js';
 import { createSqliteAccountStore } from '../../src/metadata/sqlite-account-store.js';
+import { createSqliteLoginThrottleStore } from '../../src/metadata/sqlite-login-throttle-store.js';
 import { createSqliteMetadataStore } from '../../src/metadata/sqlite-store.js';
 import type { Digest, RepoName } from '../../src/registry/references.js';
 
@@ -29,9 +30,12 @@ async function onDisk() {
 
 describeAccountStoreConformance('sqlite', async () => {
   const { open, cleanup } = await onDisk();
+  const db = open();
   return {
-    store: createSqliteAccountStore(open()),
+    store: createSqliteAccountStore(db),
     sibling: async () => createSqliteAccountStore(open()),
+    loginThrottle: createSqliteLoginThrottleStore(db),
+    siblingLoginThrottle: async () => createSqliteLoginThrottleStore(open()),
     cleanup,
   };
 });

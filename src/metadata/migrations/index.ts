@@ -3,6 +3,7 @@ import * as m001 from './001-initial.js';
 import * as m002 from './002-accounts.js';
 import * as m003 from './003-upload-leases.js';
 import * as m004 from './004-job-leases.js';
+import * as m005 from './005-login-throttle.js';
 
 export interface Migration {
   version: number;
@@ -14,4 +15,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, up: m002.up },
   { version: 3, up: m003.up },
   { version: 4, up: m004.up },
+  { version: 5, up: m005.up },
 ];

@@ -1,5 +1,6 @@
 // The PostgreSQL side of src/metadata/open.ts (loaded only when metadata.driver is postgres): the
-// metadata index and the accounts of one database, on one pool per process.
+// metadata index, the accounts and the login throttle's state of one database, on one pool per process.
+import type { LoginThrottleStore } from '../../auth/login-throttle-store.js';
 import type { AccountStore } from '../../auth/model.js';
 import type { MetadataStore } from '../../registry/metadata-store.js';
 import type { PostgresOptions, PostgresPool } from './db.js';
@@ -8,6 +9,7 @@ import { openPostgresMetadata } from './postgres-store.js';
 export interface PostgresStores {
   metadata: MetadataStore;
   accounts: AccountStore;
+  loginThrottle: LoginThrottleStore;
   pool: PostgresPool;
   /** Waits for queries in flight, then closes every connection. Idempotent. */
   close(): Promise<void>;
@@ -17,6 +19,6 @@ export interface PostgresStores {
 export async function openPostgresStores(
   options: PostgresOptions & { now?: () => number },
 ): Promise<PostgresStores> {
-  const { store, accounts, pool, close } = await openPostgresMetadata(options);
-  return { metadata: store, accounts, pool, close };
+  const { store, accounts, loginThrottle, pool, close } = await openPostgresMetadata(options);
+  return { metadata: store, accounts, loginThrottle, pool, close };
 }

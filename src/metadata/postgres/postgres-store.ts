@@ -2,6 +2,7 @@
 // statement, or one transaction on one pooled connection (inTransaction), at READ COMMITTED.
 // Names sort by bytes (the schema declares COLLATE "C"), as on SQLite. BIGINT columns arrive as
 // strings and are converted to numbers: sizes and ms timestamps stay below 2^53.
+import type { LoginThrottleStore } from '../../auth/login-throttle-store.js';
 import type { AccountStore } from '../../auth/model.js';
 import type {
   ManifestRecord,
@@ -21,6 +22,7 @@ import {
   type PostgresPool,
 } from './db.js';
 import { createPostgresAccountStore } from './postgres-account-store.js';
+import { createPostgresLoginThrottleStore } from './postgres-login-throttle-store.js';
 import { reportingUnavailable } from './unavailable.js';
 
 interface ManifestRow {
@@ -352,6 +354,8 @@ export interface PostgresMetadata {
   store: MetadataStore;
   /** The accounts, on the same pool (postgres-account-store.ts). */
   accounts: AccountStore;
+  /** The login throttle's state, on the same pool (postgres-login-throttle-store.ts). */
+  loginThrottle: LoginThrottleStore;
   pool: PostgresPool;
   /** Waits for queries in flight, then closes every connection. Idempotent. */
   close(): Promise<void>;
@@ -359,7 +363,7 @@ export interface PostgresMetadata {
 
 /**
  * Connects to `options.url`, migrates the schema (advisory-locked) and returns the stores on it: one
- * pool per process, shared by the metadata and the accounts.
+ * pool per process, shared by the metadata, the accounts and the login throttle.
  */
 export async function openPostgresMetadata(
   options: PostgresOptions & { now?: () => number },
@@ -369,6 +373,7 @@ export async function openPostgresMetadata(
   return {
     store: reportingUnavailable(createPostgresMetadataStore(pool, options.now)),
     accounts: createPostgresAccountStore(pool),
+    loginThrottle: createPostgresLoginThrottleStore(pool),
     pool,
     close: () => (closing ??= pool.end()),
   };
