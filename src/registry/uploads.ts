@@ -61,10 +61,11 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
     repository: RepoName,
     id: string,
     signal: AbortSignal | undefined,
-    work: (upload: UploadRecord, holder: string, signal: AbortSignal) => Promise<T>,
+    work: (upload: UploadRecord, holder: string, signal: AbortSignal, ended: () => void) => Promise<T>,
   ): Promise<T> {
     const holder = newId();
     let leasedUntil = 0;
+    let sessionEnded = false;
     const lease = async () => {
       const now = clock();
       const leased = await metadata.leaseUpload(id, { holder, now, until: now + UPLOAD_LEASE_MS });
@@ -93,12 +94,13 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
     renewal.unref();
     try {
       if (upload.repository !== repository) throw new BlobUploadUnknownError(id);
-      return await work(upload, holder, stop.signal);
+      return await work(upload, holder, stop.signal, () => (sessionEnded = true));
     } finally {
       clearInterval(renewal);
       signal?.removeEventListener('abort', forward);
       // A failed release never changes the outcome of `work` (a published blob stays published).
-      await releaseEventually(id, holder, leasedUntil);
+      // A session that `work` ended (published or cancelled) has no lease left to release.
+      if (!sessionEnded) await releaseEventually(id, holder, leasedUntil);
     }
   }
 
@@ -156,13 +158,18 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
     return { ...upload, size: stored };
   }
 
-  /** Appends `body` to a leased, reconciled upload; returns the upload with its new size. */
+  /**
+   * Appends `body` to a leased, reconciled upload; returns the upload with its new size. The size is
+   * recorded unless `recordProgress` is false (a last chunk about to be published: should publishing
+   * fail, the next request's reconcile() adopts the stored size anyway).
+   */
   async function append(
     upload: UploadRecord,
     holder: string,
     body: Readable,
     range: ChunkRange | undefined,
     signal: AbortSignal,
+    recordProgress = true,
   ): Promise<UploadRecord> {
     if (range && range.start !== upload.size) {
       throw new ChunkOutOfOrderError(`chunk starts at ${range.start}, upload is at ${upload.size}`);
@@ -189,7 +196,7 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
       throw sizeError ?? err;
     }
     remember(upload.id, { hash, size });
-    await recordSize(upload, holder, size);
+    if (recordProgress) await recordSize(upload, holder, size);
     if (expected !== undefined && counter.bytes !== expected) {
       throw new SizeInvalidError(`Content-Range declared ${expected} bytes, body had ${counter.bytes}`);
     }
@@ -271,11 +278,12 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
       signal?: AbortSignal,
       range?: ChunkRange,
     ): Promise<{ digest: Digest; size: number }> {
-      return withLease(repository, id, signal, async (leased, holder, leasedSignal) => {
+      return withLease(repository, id, signal, async (leased, holder, leasedSignal, ended) => {
         const stored = await reconcile(leased, holder);
-        const upload = body ? await append(stored, holder, body, range, leasedSignal) : stored;
+        const upload = body ? await append(stored, holder, body, range, leasedSignal, false) : stored;
         await verify(upload, digest);
         await publish(upload, digest);
+        ended();
         return { digest, size: upload.size };
       });
     },
@@ -292,7 +300,10 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
     },
 
     async cancel(repository: RepoName, id: string): Promise<void> {
-      await withLease(repository, id, undefined, () => discard(id));
+      await withLease(repository, id, undefined, async (_upload, _holder, _signal, ended) => {
+        await discard(id);
+        ended();
+      });
     },
 
     /** Deletes sessions idle since before `olderThan`, with their bytes; skips those in use. */

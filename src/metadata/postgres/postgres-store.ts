@@ -141,6 +141,22 @@ export function createPostgresMetadataStore(pool: PostgresPool, now: () => numbe
     return new Map(found.map((row) => [row.digest, toNumber(row.size)]));
   };
 
+  /** A repository's first blob: the repository, the blob and the link in one transaction. */
+  const createRepositoryAndLink = (repository: RepoName, digest: Digest, size: number) =>
+    inTransaction(pool, async (client) => {
+      const at = now();
+      const id = await ensureRepository(client, repository, at);
+      await client.query(
+        'INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+        [digest, size, at],
+      );
+      await client.query(
+        `INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING`,
+        [id, digest, at],
+      );
+    });
+
   return {
     async findRepositoryBlob(repository, digest) {
       const [row] = await rows<{ size: BigintColumn }>(
@@ -154,20 +170,22 @@ export function createPostgresMetadataStore(pool: PostgresPool, now: () => numbe
       const [row] = await rows<{ size: BigintColumn }>('SELECT size FROM blobs WHERE digest = $1', [digest]);
       return row && { size: toNumber(row.size) };
     },
-    linkBlob: (repository, digest, size) =>
-      inTransaction(pool, async (client) => {
-        const at = now();
-        const id = await ensureRepository(client, repository, at);
-        await client.query(
-          'INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
-          [digest, size, at],
-        );
-        await client.query(
-          `INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES ($1, $2, $3)
-           ON CONFLICT DO NOTHING`,
-          [id, digest, at],
-        );
-      }),
+    async linkBlob(repository, digest, size) {
+      // One round trip when the repository exists (every push but a repository's first): the blob
+      // row and the link in one statement. The foreign key sees the blob inserted beside it, since
+      // constraints are checked at the end of the statement.
+      const at = now();
+      const [linked] = await rows<{ found: string }>(
+        `WITH repo AS (SELECT id FROM repositories WHERE name = $1),
+              blob AS (INSERT INTO blobs (digest, size, created_at) VALUES ($2, $3, $4) ON CONFLICT DO NOTHING),
+              link AS (INSERT INTO repository_blobs (repository_id, digest, created_at)
+                       SELECT id, $2, $4 FROM repo ON CONFLICT DO NOTHING)
+         SELECT count(*) AS found FROM repo`,
+        [repository, digest, size, at],
+      );
+      if (Number(linked?.found) > 0) return;
+      await createRepositoryAndLink(repository, digest, size);
+    },
     async unlinkBlob(repository, digest) {
       const count = await changed(
         `DELETE FROM repository_blobs WHERE repository_id = ${repoId('$1')} AND digest = $2`,
