@@ -13,8 +13,7 @@ import type { LoginThrottleStore } from './auth/login-throttle-store.js';
 import type { AccountStore } from './auth/model.js';
 import { createAccessPolicy } from './auth/policy.js';
 import { loadSigningKey } from './auth/signing-key.js';
-import { createTokenService, type TokenService } from './auth/token-service.js';
-import { createTokenIssuer, createTokenVerifier } from './auth/tokens.js';
+import type { TokenService } from './auth/token-service.js';
 import { createTrustedIssuer } from './auth/trusted-issuers.js';
 import { allowEverything, type Authorizer } from './http/access.js';
 import { createBasicAuthorizer } from './http/basic-authorizer.js';
@@ -76,6 +75,11 @@ export async function composeAuth(
     return { authorizer: createBasicAuthorizer({ users, gate, realm: auth.service }) };
   }
 
+  // The JWT library is loaded only in token mode (about 9 MiB a registry without tokens need not hold).
+  const [{ createTokenService }, { createTokenIssuer, createTokenVerifier }] = await Promise.all([
+    import('./auth/token-service.js'),
+    import('./auth/tokens.js'),
+  ]);
   const accounts = createAccountService({
     store: stores.accounts,
     clock,

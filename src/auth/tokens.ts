@@ -7,6 +7,7 @@
 // account it was issued to, so deleting an account voids its tokens even if the name is taken again.
 // Anonymous tokens (`sub: ""`) carry no `ca`.
 import jwt from 'jsonwebtoken';
+import { InvalidTokenError } from './invalid-token-error.js';
 import type { KeyObject } from 'node:crypto';
 import type { Account } from './model.js';
 import type { Access } from './scope.js';
@@ -87,13 +88,8 @@ export function createTokenIssuer(options: TokenIssuerOptions) {
 
 export type TokenIssuer = ReturnType<typeof createTokenIssuer>;
 
-/** A token the registry refuses; `reason` is for logs and the error detail, never a secret. */
-export class InvalidTokenError extends Error {
-  constructor(readonly reason: string) {
-    super(reason);
-    this.name = 'InvalidTokenError';
-  }
-}
+// Declared apart so that code which only checks for it does not load the JWT library.
+export { InvalidTokenError };
 
 /** Where the keys of one accepted issuer come from. */
 export interface TrustedIssuer {

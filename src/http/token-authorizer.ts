@@ -9,7 +9,8 @@
 import { ANONYMOUS, principalOf, type Principal } from '../auth/model.js';
 import type { AccessPolicy } from '../auth/policy.js';
 import { catalogAccess, covers, formatScope, missing, type Access } from '../auth/scope.js';
-import { InvalidTokenError, type TokenVerifier, type VerifiedAccessToken } from '../auth/tokens.js';
+import { InvalidTokenError } from '../auth/invalid-token-error.js';
+import type { TokenVerifier, VerifiedAccessToken } from '../auth/tokens.js';
 import type { Logger } from '../registry/deps.js';
 import { DeniedError } from '../registry/errors.js';
 import { authState, type Authorizer } from './access.js';
