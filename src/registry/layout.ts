@@ -7,6 +7,9 @@
 //   │                                                manifests), written once after verification
 //   └── uploads/
 //       ├── <upload id>/data                         bytes of an upload session in progress
+//       ├── <upload id>/published                    the digest of a session whose verified bytes
+//       │                                            reached their blob key but whose record did not
+//       │                                            (the database failed): lets its retry finish
 //       └── readiness-probe                          never written: /readyz stats it to reach storage
 //
 // Which repository may read which blob, tags and manifests live in the metadata index
@@ -22,6 +25,11 @@ export function blobKey(digest: Digest): string {
 
 export function uploadDataKey(uploadId: string): string {
   return `${UPLOADS_PREFIX}${uploadId}/data`;
+}
+
+/** Written only when publishing a verified upload failed after its bytes moved (see uploads.ts). */
+export function uploadPublishedKey(uploadId: string): string {
+  return `${UPLOADS_PREFIX}${uploadId}/published`;
 }
 
 /** A key that is never written (upload ids are UUIDs): statting it tells whether storage answers. */

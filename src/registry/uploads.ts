@@ -6,6 +6,7 @@
 // A blob becomes visible only after its digest is verified: the upload object is moved to its
 // content-addressed key and then linked to the repository in the index.
 import type { Hash } from 'node:crypto';
+import { ObjectNotFoundError } from '../../storage-drivers/types.js';
 import { pipeline, type Readable } from 'node:stream';
 import type { RegistryDeps } from './deps.js';
 import {
@@ -16,7 +17,7 @@ import {
   SizeInvalidError,
 } from './errors.js';
 import { HashingCounter, hashStream, newHash } from './hashing.js';
-import { blobKey, uploadDataKey, uploadPrefix } from './layout.js';
+import { blobKey, uploadDataKey, uploadPrefix, uploadPublishedKey } from './layout.js';
 import type { UploadRecord } from './metadata-store.js';
 import { digestAlgorithm, digestHex, type Digest, type RepoName } from './references.js';
 
@@ -39,10 +40,19 @@ const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
  */
 export const UPLOAD_LEASE_MS = 30_000;
 /** How soon a lease that could not be released (the store unreachable) is released again. */
-const RELEASE_RETRY_MS = 250;
+const RELEASE_RETRY_MS = 100;
+
+/** Reads and drops a request body that is not needed (so the connection stays usable). */
+async function drain(body: Readable): Promise<void> {
+  for await (const _chunk of body) {
+    // discarded
+  }
+}
 
 export function createUploadService({ driver, metadata, clock, newId, log }: RegistryDeps) {
   const progress = new Map<string, HashProgress>();
+  /** Leases of ended requests of this process that the store could not release yet: upload id → holder. */
+  const unreleasedLeases = new Map<string, string>();
 
   async function find(repository: RepoName, id: string): Promise<UploadRecord> {
     const upload = UPLOAD_ID.test(id) ? await metadata.findUpload(id) : undefined;
@@ -72,7 +82,14 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
       if (typeof leased === 'object') leasedUntil = now + UPLOAD_LEASE_MS;
       return leased;
     };
-    const upload = UPLOAD_ID.test(id) ? await lease() : undefined;
+    let upload = UPLOAD_ID.test(id) ? await lease() : undefined;
+    const unreleased = unreleasedLeases.get(id);
+    if (upload === 'busy' && unreleased !== undefined) {
+      // Held by a request of this process that has ended but could not release it: release it now.
+      await metadata.releaseUpload(id, unreleased);
+      unreleasedLeases.delete(id);
+      upload = await lease();
+    }
     if (upload === 'busy') throw new BlobUploadInvalidError('another request is using this upload session');
     if (!upload) throw new BlobUploadUnknownError(id);
     // Aborts `work` when the request's signal does or when the lease is lost.
@@ -113,8 +130,13 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
   async function releaseEventually(id: string, holder: string, leasedUntil: number): Promise<void> {
     try {
       await metadata.releaseUpload(id, holder);
+      if (unreleasedLeases.get(id) === holder) unreleasedLeases.delete(id);
     } catch (err) {
-      if (clock() >= leasedUntil) return;
+      if (clock() >= leasedUntil) {
+        if (unreleasedLeases.get(id) === holder) unreleasedLeases.delete(id);
+        return;
+      }
+      unreleasedLeases.set(id, holder);
       log.warn({ err, upload: id }, 'could not release an upload lease; retrying');
       setTimeout(() => void releaseEventually(id, holder, leasedUntil), RELEASE_RETRY_MS).unref();
     }
@@ -221,19 +243,41 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
       await driver.move(uploadDataKey(upload.id), key);
       await driver.delete(uploadPrefix(upload.id));
     }
-    await metadata.linkBlob(upload.repository, digest, upload.size);
-    await metadata.deleteUpload(upload.id);
+    try {
+      await metadata.linkBlob(upload.repository, digest, upload.size);
+      await metadata.deleteUpload(upload.id);
+    } catch (err) {
+      // The verified bytes are at their blob key and no longer in the session: remember that this
+      // session verified them, so a retried PUT can finish (see complete) instead of failing.
+      await driver.write(uploadPublishedKey(upload.id), Buffer.from(digest)).catch(() => {});
+      throw err;
+    }
     progress.delete(upload.id);
+  }
+
+  /** The digest this session verified and moved to its blob key before its record failed, if any. */
+  async function publishedDigest(id: string): Promise<string | undefined> {
+    try {
+      const chunks: Buffer[] = [];
+      for await (const chunk of await driver.read(uploadPublishedKey(id))) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString();
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  /** The hex digest of the upload's stored bytes, with `digest`'s algorithm. */
+  async function storedDigestHex(upload: UploadRecord, digest: Digest): Promise<string> {
+    const algorithm = digestAlgorithm(digest);
+    if (algorithm === 'sha256') return (await hashAfterStoredBytes(upload)).copy().digest('hex');
+    if (upload.size === 0) return newHash(algorithm).digest('hex');
+    return hashStream(await driver.read(uploadDataKey(upload.id)), algorithm);
   }
 
   async function verify(upload: UploadRecord, digest: Digest): Promise<void> {
     const algorithm = digestAlgorithm(digest);
-    const computed =
-      algorithm === 'sha256'
-        ? (await hashAfterStoredBytes(upload)).copy().digest('hex')
-        : upload.size === 0
-          ? newHash(algorithm).digest('hex')
-          : await hashStream(await driver.read(uploadDataKey(upload.id)), algorithm);
+    const computed = await storedDigestHex(upload, digest);
     if (computed !== digestHex(digest)) {
       await discard(upload.id);
       throw new DigestInvalidError('digest does not match the uploaded content', {
@@ -280,7 +324,27 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
     ): Promise<{ digest: Digest; size: number }> {
       return withLease(repository, id, signal, async (leased, holder, leasedSignal, ended) => {
         const stored = await reconcile(leased, holder);
-        const upload = body ? await append(stored, holder, body, range, leasedSignal, false) : stored;
+        // Bytes gone from a session that had some: an earlier PUT verified and moved them, then the
+        // database failed. The same digest, now at its blob key, finishes the session.
+        if (stored.size < leased.size && (await publishedDigest(id)) === digest) {
+          const blob = await driver.stat(blobKey(digest));
+          if (blob) {
+            if (body) await drain(body);
+            await publish({ ...stored, size: blob.size }, digest);
+            ended();
+            return { digest, size: blob.size };
+          }
+        }
+        // A retried PUT whose first attempt stored and verified its body but failed to publish (the
+        // database went away): the stored bytes already are the blob, so the repeated body is not
+        // appended after them again (which could only end in DIGEST_INVALID).
+        const repeated =
+          body !== undefined &&
+          stored.size > 0 &&
+          (await storedDigestHex(stored, digest)) === digestHex(digest);
+        if (repeated) await drain(body);
+        const upload =
+          body && !repeated ? await append(stored, holder, body, range, leasedSignal, false) : stored;
         await verify(upload, digest);
         await publish(upload, digest);
         ended();
