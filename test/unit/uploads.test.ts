@@ -136,6 +136,21 @@ describe('one writer per upload session', () => {
     const metadata = createSqliteMetadataStore(openDatabase(':memory:'));
     return { driver, metadata, registry: registryOver(driver, metadata, now) };
   };
+  /** A registry whose store fails `method` like an unreachable database while `outage.down`. */
+  const withOutageIn = (method: 'releaseUpload' | 'linkBlob') => {
+    const driver = createMemoryDriver();
+    const inner = createSqliteMetadataStore(openDatabase(':memory:'));
+    const outage = { down: false };
+    const call = inner[method] as (...args: unknown[]) => Promise<unknown>;
+    const metadata: MetadataStore = {
+      ...inner,
+      [method]: async (...args: unknown[]) => {
+        if (outage.down) throw new Error('connect ECONNREFUSED');
+        return call(...args);
+      },
+    };
+    return { driver, registry: registryOver(driver, metadata, () => Date.now()), outage };
+  };
   const uploadKeys = async (driver: StorageDriver) => {
     const keys = [];
     for await (const o of driver.list('uploads/')) keys.push(o.key);
@@ -234,78 +249,48 @@ describe('one writer per upload session', () => {
   });
 
   it('frees a session whose lease could not be released (store down) as soon as the store is back', async () => {
-    const driver = createMemoryDriver();
-    const inner = createSqliteMetadataStore(openDatabase(':memory:'));
-    let storeDown = false;
-    const metadata: MetadataStore = {
-      ...inner,
-      releaseUpload: async (id, holder) => {
-        if (storeDown) throw new Error('connect ECONNREFUSED');
-        return inner.releaseUpload(id, holder);
-      },
-    };
-    const registry = registryOver(driver, metadata, () => Date.now());
+    const { registry, outage } = withOutageIn('releaseUpload');
     const upload = await registry.uploads.start(repo);
-    storeDown = true; // the database goes away while the PATCH is being answered
+    outage.down = true; // the database goes away while the PATCH is being answered
     const patched = await registry.uploads.appendChunk(repo, upload.id, Readable.from([Buffer.from('abc')]));
     expect(patched.size).toBe(3); // the outcome stands
     await expect(
       registry.uploads.appendChunk(repo, upload.id, Readable.from([Buffer.from('def')])),
     ).rejects.toThrow(/ECONNREFUSED/); // the store is still down: not "another request"
-    storeDown = false;
+    outage.down = false;
     // At once (no wait for the background retry): the lease was this process's own.
     const resumed = await registry.uploads.appendChunk(repo, upload.id, Readable.from([Buffer.from('def')]));
     expect(resumed.size).toBe(6);
   });
 
   it('completes a retried PUT whose first attempt stored its body but could not publish it', async () => {
-    const driver = createMemoryDriver();
-    const inner = createSqliteMetadataStore(openDatabase(':memory:'));
-    let storeDown = false;
-    const metadata: MetadataStore = {
-      ...inner,
-      linkBlob: async (...args) => {
-        if (storeDown) throw new Error('connect ECONNREFUSED');
-        return inner.linkBlob(...args);
-      },
-    };
-    const registry = registryOver(driver, metadata, () => Date.now());
+    const { registry, outage } = withOutageIn('linkBlob');
     const data = randomBytes(4096);
     const upload = await registry.uploads.start(repo);
-    storeDown = true;
+    outage.down = true;
     await expect(
       registry.uploads.complete(repo, upload.id, sha256(data), Readable.from([data])),
     ).rejects.toThrow(/ECONNREFUSED/);
-    storeDown = false;
+    outage.down = false;
     // The client sends the same PUT again, body and all.
     await registry.uploads.complete(repo, upload.id, sha256(data), Readable.from([data]));
     expect((await readAll(await streamOf(registry.blobs.open(repo, sha256(data))))).equals(data)).toBe(true);
   });
 
   it('completes a retried PUT after a chunked session was verified and moved but not recorded', async () => {
-    const driver = createMemoryDriver();
-    const inner = createSqliteMetadataStore(openDatabase(':memory:'));
-    let storeDown = false;
-    const metadata: MetadataStore = {
-      ...inner,
-      linkBlob: async (...args) => {
-        if (storeDown) throw new Error('connect ECONNREFUSED');
-        return inner.linkBlob(...args);
-      },
-    };
-    const registry = registryOver(driver, metadata, () => Date.now());
+    const { driver, registry, outage } = withOutageIn('linkBlob');
     const data = Buffer.from('chunked, then published during an outage');
     const upload = await registry.uploads.start(repo);
     await registry.uploads.appendChunk(repo, upload.id, Readable.from([data.subarray(0, 10)]), {
       start: 0,
       end: 9,
     });
-    storeDown = true;
+    outage.down = true;
     const last = () => Readable.from([data.subarray(10)]);
     await expect(registry.uploads.complete(repo, upload.id, sha256(data), last())).rejects.toThrow(
       /ECONNREFUSED/,
     );
-    storeDown = false;
+    outage.down = false;
     await registry.uploads.complete(repo, upload.id, sha256(data), last());
     expect((await readAll(await streamOf(registry.blobs.open(repo, sha256(data))))).equals(data)).toBe(true);
     const left = [];
