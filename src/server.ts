@@ -13,7 +13,9 @@ import { durationMs, type BerthConfig } from './config/schema.js';
 import { createApp } from './http/app.js';
 import { createLogger } from './log.js';
 import { openStores } from './metadata/open.js';
-import { startExclusiveJob } from './registry/exclusive-job.js';
+import type { OpenedStores } from './metadata/open.js';
+import type { Logger } from './registry/deps.js';
+import { startExclusiveJob, type ExclusiveJob } from './registry/exclusive-job.js';
 import { createRegistry } from './registry/registry.js';
 
 export interface RunningServer {
@@ -58,6 +60,56 @@ async function createDriver(config: BerthConfig): Promise<StorageDriver> {
   }
 }
 
+/**
+ * The pull-through mirror and its eviction job, when upstreams are configured. Loaded only then, so a
+ * registry without a mirror does not carry the HTTP client.
+ */
+async function openMirror(config: BerthConfig, driver: StorageDriver, stores: OpenedStores, log: Logger) {
+  if (config.mirror.upstreams.length === 0) return undefined;
+  const { createMirror } = await import('./mirror/mirror.js');
+  const { createEviction } = await import('./mirror/eviction.js');
+  const mirror = await createMirror({
+    upstreams: config.mirror.upstreams,
+    driver,
+    metadata: stores.metadata,
+    store: stores.mirror,
+    log,
+    clock: Date.now,
+    newId: randomUUID,
+    manifestMaxBytes: config.limits.manifestMaxBytes,
+    spoolDir: resolve(config.mirror.spoolDir ?? `${config.dataDir}/mirror-spool`),
+    userAgent: 'berth-mirror',
+  });
+  const eviction = createEviction({
+    upstreams: config.mirror.upstreams,
+    metadata: stores.metadata,
+    store: stores.mirror,
+    driver,
+    log,
+    clock: Date.now,
+    filling: (digest) => mirror.filling(digest),
+  });
+  let job: ExclusiveJob | undefined;
+  if (config.mirror.upstreams.some((u) => u.eviction.maxBytes !== null || u.eviction.unusedFor !== null)) {
+    job = startExclusiveJob({
+      name: 'mirror-eviction',
+      intervalMs: durationMs(config.mirror.evictionInterval),
+      metadata: stores.metadata,
+      holder: randomUUID(),
+      clock: Date.now,
+      log,
+      work: async () => void (await eviction.runOnce()),
+    });
+  }
+  return {
+    mirror,
+    close: async () => {
+      job?.stop();
+      await mirror.close();
+    },
+  };
+}
+
 function splitListen(listen: string): { host: string; port: number } {
   const at = listen.lastIndexOf(':');
   const host = listen.slice(0, at).replace(/^\[|\]$/g, '');
@@ -89,6 +141,13 @@ export async function startServer(
     throw err;
   }
   const { metadata } = stores;
+  let mirror: Awaited<ReturnType<typeof openMirror>>;
+  try {
+    mirror = await openMirror(config, driver, stores, log);
+  } catch (err) {
+    await stores.close();
+    throw err;
+  }
   const registry = createRegistry({
     driver,
     metadata,
@@ -101,7 +160,9 @@ export async function startServer(
     },
     clock: Date.now,
     newId: randomUUID,
+    upstream: mirror?.mirror.source,
   });
+  const routing = mirror?.mirror.routing;
   const app = createApp({
     registry,
     authorizer: auth.authorizer,
@@ -112,6 +173,7 @@ export async function startServer(
     log,
     logRequests: config.log.requests,
     manifestMaxBytes: config.limits.manifestMaxBytes,
+    localNameForNamespace: routing && ((name, ns) => routing.localNameForNamespace(name, ns)),
   });
 
   const server = createServer(app.callback());
@@ -123,6 +185,7 @@ export async function startServer(
   try {
     await listen(server, host, port);
   } catch (err) {
+    await mirror?.close();
     await stores.close();
     throw err;
   }
@@ -146,6 +209,7 @@ export async function startServer(
       storage: driver.name,
       metadata: `${config.metadata.driver} ${stores.location}`,
       auth: config.auth.mode,
+      ...(mirror ? { mirror: config.mirror.upstreams.map((u) => `${u.name} ${u.url}`) } : {}),
       dataDir: resolve(config.dataDir),
     },
     'berth listening',
@@ -166,6 +230,7 @@ export async function startServer(
     await drained;
     clearInterval(sweeper);
     clearTimeout(deadline);
+    await mirror?.close();
     await driver.close?.();
     await stores.close();
     log.info({}, 'berth stopped');

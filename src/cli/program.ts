@@ -8,7 +8,8 @@ import { redactSecrets } from '../config/redact.js';
 import { ConfigError } from '../config/schema.js';
 import { namespaceCommand, robotCommand, userCommand } from './accounts.js';
 import { dbCommand } from './db.js';
-import { authOption, configOption, flagsToConfig, type CommonFlags } from './shared.js';
+import { mirrorCommand } from './mirror.js';
+import { authOption, configOption, flagsToConfig, mirrorOption, type CommonFlags } from './shared.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
@@ -36,6 +37,7 @@ export function createProgram(): Command {
     .option('-l, --listen <host:port>', 'address to listen on (server.listen)')
     .option('-d, --data <dir>', 'data directory for blobs and the metadata database (dataDir)')
     .addOption(authOption())
+    .addOption(mirrorOption())
     .action(async (flags: CommonFlags) => {
       // Loaded on demand: the server's dependencies (AWS SDK, Koa) would slow every other command.
       const { runServe } = await import('./serve.js');
@@ -50,6 +52,7 @@ export function createProgram(): Command {
     .option('-l, --listen <host:port>', 'address to listen on (server.listen)')
     .option('-d, --data <dir>', 'data directory (dataDir)')
     .addOption(authOption())
+    .addOption(mirrorOption())
     .action((flags: CommonFlags) => {
       const config = loadConfig({ file: flags.config, flags: flagsToConfig(flags) });
       process.stdout.write(stringify(redactSecrets(config)));
@@ -59,6 +62,7 @@ export function createProgram(): Command {
   program.addCommand(robotCommand());
   program.addCommand(namespaceCommand());
   program.addCommand(dbCommand());
+  program.addCommand(mirrorCommand());
 
   return program;
 }

@@ -4,12 +4,25 @@ import { Option } from 'commander';
 import { loadConfig } from '../config/load.js';
 import type { BerthConfig } from '../config/schema.js';
 import { openStores, type OpenedStores } from '../metadata/open.js';
+import { isDockerHubUrl } from '../mirror/routing.js';
 
 export interface CommonFlags {
   config?: string;
   listen?: string;
   data?: string;
   auth?: string;
+  mirror?: string;
+}
+
+/** `--mirror URL`: the upstream's name, from its host (Docker Hub's is "dockerhub"). */
+function upstreamNameOf(url: string): string {
+  if (isDockerHubUrl(url)) return 'dockerhub';
+  return (
+    new URL(url).hostname
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'upstream'
+  );
 }
 
 /** Command-line flags as a partial config tree, so they win over file and environment. */
@@ -18,6 +31,9 @@ export function flagsToConfig(flags: CommonFlags) {
     ...(flags.data ? { dataDir: flags.data } : {}),
     ...(flags.listen ? { server: { listen: flags.listen } } : {}),
     ...(flags.auth ? { auth: { mode: flags.auth } } : {}),
+    ...(flags.mirror
+      ? { mirror: { upstreams: [{ name: upstreamNameOf(flags.mirror), url: flags.mirror, root: true }] } }
+      : {}),
   };
 }
 
@@ -31,6 +47,13 @@ export function authOption() {
     'htpasswd',
     'token',
   ]);
+}
+
+export function mirrorOption() {
+  return new Option(
+    '-m, --mirror <url>',
+    'pull-through mirror of the registry at URL, e.g. https://registry-1.docker.io, for names at the root (replaces mirror.upstreams)',
+  );
 }
 
 export function dataOption() {

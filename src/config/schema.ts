@@ -1,6 +1,7 @@
 // The single source of Berth's settings: types, defaults and validation. config/default.yaml
 // lists the same defaults with comments (a test keeps the two equal).
 import { z } from 'zod';
+import { NAME_COMPONENT } from '../registry/references.js';
 
 const MiB = 1024 * 1024;
 const DURATION = /^(\d+)(ms|s|m|h|d)$/;
@@ -28,6 +29,79 @@ const hostPort = z
     abort: true,
   })
   .refine((value) => Number(value.slice(value.lastIndexOf(':') + 1)) <= 65535, 'port above 65535');
+
+/** A mirror prefix is one component of a repository name: the first of the local names it serves. */
+const PREFIX = new RegExp(`^${NAME_COMPONENT}$`);
+
+const upstreamSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lowercase letters, digits, "-" and "_"'),
+    url: z.url().refine((url) => /^https?:\/\//.test(url), 'an http:// or https:// URL'),
+    prefix: z.string().regex(PREFIX, 'one repository name component').nullable().default(null),
+    root: z.boolean().default(false),
+    hosts: z.array(z.string().min(1)).nullable().default(null),
+    username: z.string().min(1).nullable().default(null),
+    password: z.string().min(1).nullable().default(null),
+    ca: z.string().min(1).nullable().default(null),
+    connectTimeout: duration.default('10s'),
+    responseTimeout: duration.default('30s'),
+    idleTimeout: duration.default('30s'),
+    tagFreshness: duration.default('5m'),
+    staleFor: duration.default('7d'),
+    failureThreshold: z.number().int().min(1).default(5),
+    failureCooldown: duration.default('30s'),
+    eviction: z
+      .object({
+        maxBytes: z.number().int().positive().nullable().default(null),
+        unusedFor: duration.nullable().default(null),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .refine((u) => u.root || u.prefix !== null, {
+    message: 'give a prefix, or root: true for the upstream of names at the root (Docker registry-mirrors)',
+  })
+  .refine((u) => (u.username === null) === (u.password === null), {
+    path: ['password'],
+    message: 'username and password go together',
+  });
+
+export type UpstreamConfig = z.output<typeof upstreamSchema>;
+
+const mirrorSchema = z
+  .object({
+    upstreams: z.array(upstreamSchema).default([]),
+    spoolDir: z.string().min(1).nullable().default(null),
+    evictionInterval: duration.default('10m'),
+  })
+  .strict()
+  .prefault({})
+  .superRefine((mirror, ctx) => {
+    const seen = { name: new Set<string>(), prefix: new Set<string>() };
+    let roots = 0;
+    mirror.upstreams.forEach((u, index) => {
+      for (const key of ['name', 'prefix'] as const) {
+        const value = u[key];
+        if (value === null) continue;
+        if (seen[key].has(value)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['upstreams', index, key],
+            message: `"${value}" is used twice`,
+          });
+        }
+        seen[key].add(value);
+      }
+      if (u.root && ++roots > 1) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['upstreams', index, 'root'],
+          message: 'only one upstream is the root',
+        });
+      }
+    });
+  });
 
 export const configSchema = z
   .object({
@@ -222,6 +296,7 @@ export const configSchema = z
           ctx.addIssue({ code: 'custom', path: ['tokenTtl'], message: 'at least 60s (Docker token spec)' });
         }
       }),
+    mirror: mirrorSchema,
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

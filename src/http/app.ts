@@ -21,6 +21,8 @@ export interface AppOptions {
   /** auth.service, for the token endpoint's Basic challenges. */
   service?: string;
   management?: ManagementDeps;
+  /** See RouteOptions.localNameForNamespace. */
+  localNameForNamespace?: (name: string, ns: string) => string | undefined;
 }
 
 export function createApp(options: AppOptions): Koa {

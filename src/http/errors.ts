@@ -9,6 +9,7 @@ import {
   StoreUnavailableError,
   TokenRequestInvalidError,
   TooManyRequestsError,
+  UpstreamUnavailableError,
   type OciErrorCode,
 } from '../registry/errors.js';
 import type { Logger } from '../registry/deps.js';
@@ -91,7 +92,11 @@ export function errorResponder(log: Logger) {
         ctx.status = statusOf(err);
         ctx.body = errorBody(err.code, err.message, err.detail);
         if (err instanceof AuthChallengeError) ctx.set('WWW-Authenticate', err.challenge);
-        if (err instanceof TooManyRequestsError || err instanceof StoreUnavailableError) {
+        if (
+          err instanceof TooManyRequestsError ||
+          err instanceof StoreUnavailableError ||
+          err instanceof UpstreamUnavailableError
+        ) {
           ctx.set('Retry-After', String(err.retryAfterSeconds));
         }
         if (err instanceof RangeNotSatisfiableError && err.blobSize !== undefined) {

@@ -54,6 +54,11 @@ export interface RouteOptions {
   service?: string;
   /** The management API, served under /api/v1 when auth.mode is token. */
   management?: ManagementDeps;
+  /**
+   * The pull-through mirror's local name for a name asked with containerd's `?ns=<registry host>`,
+   * or undefined when no upstream serves that host.
+   */
+  localNameForNamespace?: (name: string, ns: string) => string | undefined;
 }
 
 export function routeTable({ registry, manifestMaxBytes }: RouteOptions): RouteSpec[] {
@@ -87,6 +92,16 @@ export function createRouter(options: RouteOptions): Router {
   for (const route of routeTable(options)) {
     const authorize = async (ctx: Context) => {
       const params = (ctx as unknown as { params: Record<string, string> }).params;
+      // containerd hosts.toml mirrors: the name is the upstream's; access, handlers and the index
+      // see the local name. The response says which namespace was served (OCI-Namespace).
+      const ns = firstValue(ctx.query.ns);
+      if (ns !== undefined && params.name !== undefined && options.localNameForNamespace) {
+        const local = options.localNameForNamespace(params.name, ns);
+        if (local !== undefined) {
+          params.name = local;
+          ctx.set('OCI-Namespace', ns);
+        }
+      }
       await options.authorizer.authorize(ctx, route.access(params, ctx.query));
       await route.handler(ctx);
     };

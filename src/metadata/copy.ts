@@ -1,9 +1,10 @@
-// Moving from one machine to replicas: copies a SQLite metadata database (the metadata index, then
-// the accounts, namespaces and memberships) into an empty PostgreSQL one (`berth db copy`). Every
-// table is copied row for row in one PostgreSQL transaction, parents before children, keeping
-// repository ids, secret hashes and credential versions (tokens issued before stay valid); then the
-// row counts of both sides are compared. Nothing is written unless the whole copy succeeds. Berth must
-// not be writing to the SQLite database meanwhile (stop it, or copy a backup).
+// Moving from one machine to replicas: copies a SQLite metadata database (the metadata index, the
+// accounts, namespaces and memberships, then the pull-through mirror's cached tags, cached content and
+// counters) into an empty PostgreSQL one (`berth db copy`). Every table is copied row for row in one
+// PostgreSQL transaction, parents before children, keeping repository ids, secret hashes and
+// credential versions (tokens issued before stay valid); then the row counts of both sides are
+// compared. Nothing is written unless the whole copy succeeds. Berth must not be writing to the
+// SQLite database meanwhile (stop it, or copy a backup).
 import type { SqliteDatabase } from './db.js';
 import { inTransaction, type PostgresClient, type PostgresPool } from './postgres/db.js';
 
@@ -47,6 +48,15 @@ export const COPIED_TABLES: readonly CopiedTable[] = [
   },
   { name: 'namespaces', columns: ['name', 'public', 'created_at'] },
   { name: 'namespace_members', columns: ['namespace', 'account', 'role'] },
+  { name: 'mirror_tags', columns: ['repository', 'tag', 'digest', 'checked_at'] },
+  {
+    name: 'mirror_content',
+    columns: ['repository', 'digest', 'upstream', 'kind', 'size', 'cached_at', 'last_pulled_at'],
+  },
+  {
+    name: 'mirror_counters',
+    columns: ['upstream', 'hits', 'misses', 'stale_hits', 'bytes_from_cache', 'bytes_from_upstream'],
+  },
 ];
 
 const BATCH_ROWS = 500;

@@ -1,5 +1,6 @@
 // The one place that opens the configured stores (metadata.driver), for `berth serve` and the CLI
-// alike: the metadata index, the accounts and the login throttle's state, on the same database.
+// alike: the metadata index, the accounts, the login throttle's state and the pull-through mirror's
+// state, on the same database.
 // - sqlite: <dataDir>/berth.db (or metadata.path), migrated on open; several processes on one host
 //   may share it (the read cache follows other connections' commits).
 // - postgres: metadata.postgres.url, migrated on open under an advisory lock; no read cache, since
@@ -9,12 +10,14 @@ import type { LoginThrottleStore } from '../auth/login-throttle-store.js';
 import type { AccountStore } from '../auth/model.js';
 import { withoutPassword } from '../config/redact.js';
 import { durationMs, type BerthConfig } from '../config/schema.js';
+import type { MirrorStore } from '../mirror/mirror-store.js';
 import type { Logger } from '../registry/deps.js';
 import type { MetadataStore } from '../registry/metadata-store.js';
 import { openDatabase, otherConnectionsCommitted } from './db.js';
 import { withReadCache } from './read-cache.js';
 import { createSqliteAccountStore } from './sqlite-account-store.js';
 import { createSqliteLoginThrottleStore } from './sqlite-login-throttle-store.js';
+import { createSqliteMirrorStore } from './sqlite-mirror-store.js';
 import { createSqliteMetadataStore } from './sqlite-store.js';
 
 export interface OpenedStores {
@@ -22,6 +25,8 @@ export interface OpenedStores {
   accounts: AccountStore;
   /** Failed logins and known addresses (auth.loginLimit), shared by every process on the database. */
   loginThrottle: LoginThrottleStore;
+  /** The pull-through mirror's cached tags, cached content and counters, shared likewise. */
+  mirror: MirrorStore;
   /** Where the stores live, for logs: a path or a URL without its password. */
   location: string;
   close(): Promise<void>;
@@ -42,6 +47,7 @@ export async function openStores(config: BerthConfig, log: Logger): Promise<Open
     }),
     accounts: createSqliteAccountStore(db),
     loginThrottle: createSqliteLoginThrottleStore(db),
+    mirror: createSqliteMirrorStore(db),
     location: path,
     close: async () => void db.close(),
   };

@@ -40,11 +40,26 @@ export function resolveRange(requested: RequestedRange, size: number): { start: 
 /** Repositories looked at per step when looking for one the caller may mount from. */
 const MOUNT_SOURCE_BATCH = 500;
 
-export function createBlobService({ driver, metadata, deleteEnabled, blobRedirects }: RegistryDeps) {
+export function createBlobService({
+  driver,
+  metadata,
+  deleteEnabled,
+  blobRedirects,
+  upstream,
+}: RegistryDeps) {
   async function stat(repository: RepoName, digest: Digest): Promise<{ size: number }> {
     const found = await metadata.findRepositoryBlob(repository, digest);
-    if (!found) throw new BlobUnknownError(digest);
-    return found;
+    if (found) return found;
+    const size = await upstream?.blobSize(repository, digest);
+    if (size === undefined) throw new BlobUnknownError(digest);
+    return { size };
+  }
+
+  /** A blob the index lacks (or whose bytes went missing): from the upstream of a proxied name. */
+  async function openUpstream(repository: RepoName, digest: Digest, requested?: RequestedRange) {
+    const fromUpstream = await upstream?.openBlob(repository, digest, requested);
+    if (!fromUpstream) throw new BlobUnknownError(digest);
+    return fromUpstream;
   }
 
   /** The blob's size when some repository that `readable` accepts holds it. */
@@ -70,7 +85,9 @@ export function createBlobService({ driver, metadata, deleteEnabled, blobRedirec
       requested?: RequestedRange,
       signal?: AbortSignal,
     ): Promise<BlobContent> {
-      const { size } = await stat(repository, digest);
+      const found = await metadata.findRepositoryBlob(repository, digest);
+      if (!found) return openUpstream(repository, digest, requested);
+      const { size } = found;
       if (blobRedirects.enabled && driver.readUrl) {
         const redirect = await driver.readUrl(blobKey(digest), {
           expiresInSeconds: blobRedirects.expiresInSeconds,
@@ -80,9 +97,11 @@ export function createBlobService({ driver, metadata, deleteEnabled, blobRedirec
       const range = requested ? resolveRange(requested, size) : undefined;
       try {
         const stream = await driver.read(blobKey(digest), { range, signal });
+        upstream?.servedBlob(repository, digest, range ? range.end - range.start + 1 : size);
         return { size, range, stream };
       } catch (err) {
-        if (err instanceof ObjectNotFoundError) throw new BlobUnknownError(digest);
+        // Evicted between the lookup and the read: a proxied name fetches it again.
+        if (err instanceof ObjectNotFoundError) return openUpstream(repository, digest, requested);
         throw err;
       }
     },
@@ -99,6 +118,7 @@ export function createBlobService({ driver, metadata, deleteEnabled, blobRedirec
       from?: RepoName,
       readable?: (repository: RepoName) => boolean,
     ): Promise<boolean> {
+      await upstream?.assertWritable(repository);
       const found = from
         ? await metadata.findRepositoryBlob(from, digest)
         : readable

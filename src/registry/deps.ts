@@ -1,6 +1,7 @@
 // What every domain service is built from. Injected, so tests can pin time and ids.
 import type { StorageDriver } from '../../storage-drivers/types.js';
 import type { MetadataStore } from './metadata-store.js';
+import type { UpstreamSource } from './upstream-source.js';
 
 export interface Logger {
   debug(obj: object, msg?: string): void;
@@ -30,4 +31,6 @@ export interface RegistryDeps {
   deleteEnabled: boolean;
   clock: () => number;
   newId: () => string;
+  /** A pull-through mirror: proxied names are read from it and refuse pushes. */
+  upstream?: UpstreamSource;
 }

@@ -164,6 +164,23 @@ export class StoreUnavailableError extends RegistryError {
   }
 }
 
+/**
+ * The upstream registry of a proxied name cannot answer for now (down, timing out, answering 429 or
+ * 5xx, or left alone by the circuit breaker) and nothing cached can stand in for it.
+ */
+export class UpstreamUnavailableError extends RegistryError {
+  constructor(
+    upstream: string,
+    reason: string,
+    readonly retryAfterSeconds = 1,
+  ) {
+    super('UNAVAILABLE', `upstream registry "${upstream}" is unavailable and the content is not cached`, {
+      upstream,
+      reason,
+    });
+  }
+}
+
 /** A token request the token service cannot answer (e.g. for another service); HTTP 400. */
 export class TokenRequestInvalidError extends RegistryError {
   constructor(reason: string) {

@@ -13,10 +13,17 @@ import {
 } from './errors.js';
 import { newHash } from './hashing.js';
 import { blobKey } from './layout.js';
-import { parseManifest, type Target } from './manifest-format.js';
+import { parseManifest, type ParsedManifest, type Target } from './manifest-format.js';
 import { createByteBudgetCache } from './byte-budget-cache.js';
 import type { ManifestRecord } from './metadata-store.js';
-import { digestAlgorithm, formatDigest, type Digest, type Reference, type RepoName } from './references.js';
+import {
+  digestAlgorithm,
+  formatDigest,
+  type Digest,
+  type Reference,
+  type RepoName,
+  type Tag,
+} from './references.js';
 
 /** Every target must be in the repository (MANIFEST_BLOB_UNKNOWN) with the size its descriptor claims. */
 async function assertPresent(
@@ -39,11 +46,42 @@ function describe(reference: Reference): string {
   return reference.kind === 'tag' ? reference.tag : reference.digest;
 }
 
-export function createManifestService({ driver, metadata, limits, deleteEnabled }: RegistryDeps) {
+/**
+ * Writes a checked manifest's bytes under its digest (once) and records it, with what it references,
+ * in the index; `tag`, when given, then points at it. Shared by pushes and the mirror's cache fills.
+ */
+export async function storeManifest(
+  { driver, metadata }: Pick<RegistryDeps, 'driver' | 'metadata'>,
+  repository: RepoName,
+  manifest: { digest: Digest; bytes: Buffer; parsed: ParsedManifest },
+  tag?: Tag,
+): Promise<ManifestRecord> {
+  const { digest, bytes, parsed } = manifest;
+  if (!(await driver.stat(blobKey(digest)))) await driver.write(blobKey(digest), bytes);
+  const record: ManifestRecord = {
+    digest,
+    mediaType: parsed.mediaType,
+    size: bytes.length,
+    artifactType: parsed.artifactType,
+    subject: parsed.subject,
+    annotations: parsed.annotations,
+  };
+  await metadata.putManifest(
+    repository,
+    record,
+    { blobs: parsed.blobs.map((t) => t.digest), manifests: parsed.manifests.map((t) => t.digest) },
+    tag,
+  );
+  return record;
+}
+
+export function createManifestService({ driver, metadata, limits, deleteEnabled, upstream }: RegistryDeps) {
   // Content addressing makes cached bytes valid forever; only the memory budget evicts them.
   const cache = createByteBudgetCache<Digest>(limits.manifestCacheBytes);
 
   async function resolve(repository: RepoName, reference: Reference): Promise<ManifestRecord> {
+    const fromUpstream = await upstream?.manifest(repository, reference);
+    if (fromUpstream) return fromUpstream;
     const record = await (reference.kind === 'tag'
       ? metadata.resolveTag(repository, reference.tag)
       : metadata.findManifest(repository, reference.digest));
@@ -79,6 +117,7 @@ export function createManifestService({ driver, metadata, limits, deleteEnabled 
      * everything it references is in the repository (MANIFEST_BLOB_UNKNOWN otherwise).
      */
     async put(repository: RepoName, reference: Reference, contentType: string, bytes: Buffer) {
+      await upstream?.assertWritable(repository);
       if (bytes.length > limits.manifestMaxBytes) throw new ManifestTooLargeError(limits.manifestMaxBytes);
       const parsed = parseManifest(contentType, bytes);
       const algorithm = reference.kind === 'digest' ? digestAlgorithm(reference.digest) : 'sha256';
@@ -94,21 +133,8 @@ export function createManifestService({ driver, metadata, limits, deleteEnabled 
         metadata.repositoryManifestSizes(repository, digests),
       );
 
-      if (!(await driver.stat(blobKey(digest)))) await driver.write(blobKey(digest), bytes);
-      const record: ManifestRecord = {
-        digest,
-        mediaType: parsed.mediaType,
-        size: bytes.length,
-        artifactType: parsed.artifactType,
-        subject: parsed.subject,
-        annotations: parsed.annotations,
-      };
-      await metadata.putManifest(
-        repository,
-        record,
-        { blobs: parsed.blobs.map((t) => t.digest), manifests: parsed.manifests.map((t) => t.digest) },
-        reference.kind === 'tag' ? reference.tag : undefined,
-      );
+      const tag = reference.kind === 'tag' ? reference.tag : undefined;
+      const record = await storeManifest({ driver, metadata }, repository, { digest, bytes, parsed }, tag);
       cache.set(digest, bytes);
       return record;
     },

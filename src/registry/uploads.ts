@@ -49,7 +49,7 @@ async function drain(body: Readable): Promise<void> {
   }
 }
 
-export function createUploadService({ driver, metadata, clock, newId, log }: RegistryDeps) {
+export function createUploadService({ driver, metadata, clock, newId, log, upstream }: RegistryDeps) {
   const progress = new Map<string, HashProgress>();
   /** Leases of ended requests of this process that the store could not release yet: upload id → holder. */
   const unreleasedLeases = new Map<string, string>();
@@ -289,6 +289,7 @@ export function createUploadService({ driver, metadata, clock, newId, log }: Reg
 
   const service = {
     async start(repository: RepoName): Promise<UploadRecord> {
+      await upstream?.assertWritable(repository);
       const now = clock();
       const upload = { id: newId(), repository, size: 0, startedAt: now, updatedAt: now };
       await metadata.createUpload(upload);

@@ -1,13 +1,15 @@
 // `berth db copy`: a SQLite metadata database copied into an empty PostgreSQL one answers every
-// question the same way, the accounts' as the metadata's, and the copy refuses a database that
-// already holds data.
+// question the same way, the accounts' and the mirror's as the metadata's, and the copy refuses a
+// database that already holds data.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccountStore, StoredAccount } from '../../src/auth/model.js';
 import { copySqliteToPostgres } from '../../src/metadata/copy.js';
 import { openDatabase, type SqliteDatabase } from '../../src/metadata/db.js';
 import { openPostgresMetadata } from '../../src/metadata/postgres/postgres-store.js';
 import { createSqliteAccountStore } from '../../src/metadata/sqlite-account-store.js';
+import { createSqliteMirrorStore } from '../../src/metadata/sqlite-mirror-store.js';
 import { createSqliteMetadataStore } from '../../src/metadata/sqlite-store.js';
+import type { MirrorStore } from '../../src/mirror/mirror-store.js';
 import type { ManifestRecord, MetadataStore } from '../../src/registry/metadata-store.js';
 import type { Digest, RepoName, Tag } from '../../src/registry/references.js';
 import { requirePostgres, startPostgres, type PostgresServer } from '../support/postgres.js';
@@ -115,6 +117,61 @@ async function accountSnapshot(store: AccountStore) {
   };
 }
 
+const MIRRORED = ['library/alpine', 'library/Nginx', 'ghcr/org/tool'];
+
+/** A mirror's state: content from two upstreams, checked tags, counters (one upstream has only those). */
+async function populateMirror(store: MirrorStore): Promise<void> {
+  const at = 1_700_000_000_000;
+  for (const [i, name] of MIRRORED.entries()) {
+    const upstream = name.startsWith('ghcr/') ? 'ghcr' : 'hub';
+    await store.recordCached({
+      upstream,
+      repository: repo(name),
+      digest: digest('a'),
+      kind: 'manifest',
+      size: 1234,
+      at: at + i,
+    });
+    await store.recordCached({
+      upstream,
+      repository: repo(name),
+      digest: digest('1'),
+      kind: 'blob',
+      size: 5_000_000_000,
+      at: at + i,
+    });
+    await store.markTagChecked(repo(name), 'latest' as Tag, digest('a'), at + 10 + i);
+  }
+  await store.touchCached([{ repository: repo('library/alpine'), digest: digest('1'), at: at + 99 }]);
+  await store.addCounters('hub', {
+    hits: 10,
+    misses: 3,
+    staleHits: 1,
+    bytesFromCache: 2 ** 40,
+    bytesFromUpstream: 15_000_000_000,
+  });
+  await store.addCounters('quay', {
+    hits: 0,
+    misses: 2,
+    staleHits: 0,
+    bytesFromCache: 0,
+    bytesFromUpstream: 9,
+  });
+}
+
+/** Everything the mirror asks its store, in one comparable value. */
+async function mirrorSnapshot(store: MirrorStore) {
+  const status = await store.listStatus();
+  return {
+    status,
+    content: await Promise.all(status.map((s) => store.listLeastRecentlyPulled(s.upstream, 100))),
+    tags: await Promise.all(MIRRORED.map((name) => store.findCachedTag(repo(name), 'latest' as Tag))),
+    cached: await Promise.all(
+      [...MIRRORED, 'team-a/app'].map((name) => store.isCachedRepository(repo(name))),
+    ),
+  };
+}
+
 /** Everything a registry asks the store, in one comparable value. */
 async function snapshot(store: MetadataStore) {
   const repositories = await store.listRepositories({});
@@ -140,6 +197,7 @@ describe.skipIf(!requirePostgres('berth db copy tests'))('copying SQLite metadat
     sqlite = openDatabase(':memory:');
     await populate(createSqliteMetadataStore(sqlite));
     await populateAccounts(createSqliteAccountStore(sqlite));
+    await populateMirror(createSqliteMirrorStore(sqlite));
   });
   afterAll(async () => {
     sqlite?.close();
@@ -159,6 +217,9 @@ describe.skipIf(!requirePostgres('berth db copy tests'))('copying SQLite metadat
         accounts: 4,
         namespaces: 2,
         namespace_members: 4,
+        mirror_tags: 3,
+        mirror_content: 6,
+        mirror_counters: 2,
       });
       expect(await snapshot(target.store)).toEqual(await snapshot(createSqliteMetadataStore(sqlite)));
       const copied = await accountSnapshot(target.accounts);
@@ -175,6 +236,59 @@ describe.skipIf(!requirePostgres('berth db copy tests'))('copying SQLite metadat
         { name: 'team-a', public: false, createdAt: 1_700_000_000_789 },
       ]);
       expect(copied.memberships.flat()).toHaveLength(4);
+      const mirrored = await mirrorSnapshot(target.mirror);
+      expect(mirrored).toEqual(await mirrorSnapshot(createSqliteMirrorStore(sqlite)));
+      expect(mirrored.status).toEqual([
+        {
+          upstream: 'ghcr',
+          hits: 0,
+          misses: 0,
+          staleHits: 0,
+          bytesFromCache: 0,
+          bytesFromUpstream: 0,
+          cachedBytes: 5_000_001_234,
+          cachedItems: 2,
+        },
+        {
+          upstream: 'hub',
+          hits: 10,
+          misses: 3,
+          staleHits: 1,
+          bytesFromCache: 2 ** 40,
+          bytesFromUpstream: 15_000_000_000,
+          cachedBytes: 10_000_002_468,
+          cachedItems: 4,
+        },
+        {
+          upstream: 'quay',
+          hits: 0,
+          misses: 2,
+          staleHits: 0,
+          bytesFromCache: 0,
+          bytesFromUpstream: 9,
+          cachedBytes: 0,
+          cachedItems: 0,
+        },
+      ]);
+      expect(mirrored.content[1]?.at(-1)).toEqual({
+        upstream: 'hub',
+        repository: 'library/alpine',
+        digest: digest('1'),
+        kind: 'blob',
+        size: 5_000_000_000,
+        cachedAt: 1_700_000_000_000,
+        lastPulledAt: 1_700_000_000_099,
+      });
+      expect(mirrored.cached).toEqual([true, true, true, false]);
+      // The copied counters go on counting.
+      await target.mirror.addCounters('hub', {
+        hits: 1,
+        misses: 0,
+        staleHits: 0,
+        bytesFromCache: 0,
+        bytesFromUpstream: 0,
+      });
+      expect((await target.mirror.listStatus())[1]?.hits).toBe(11);
       // New repositories get fresh ids after the copied ones.
       await target.store.putManifest(
         repo('after/copy'),

@@ -4,6 +4,7 @@ import * as m002 from './002-accounts.js';
 import * as m003 from './003-upload-leases.js';
 import * as m004 from './004-job-leases.js';
 import * as m005 from './005-login-throttle.js';
+import * as m006 from './006-mirror.js';
 
 export interface Migration {
   version: number;
@@ -16,4 +17,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, up: m003.up },
   { version: 4, up: m004.up },
   { version: 5, up: m005.up },
+  { version: 6, up: m006.up },
 ];

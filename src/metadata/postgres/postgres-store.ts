@@ -4,7 +4,7 @@
 // strings and are converted to numbers: sizes and ms timestamps stay below 2^53.
 import type { LoginThrottleStore } from '../../auth/login-throttle-store.js';
 import type { AccountStore } from '../../auth/model.js';
-import { createHash } from 'node:crypto';
+import type { MirrorStore } from '../../mirror/mirror-store.js';
 import type {
   ManifestRecord,
   ManifestReferences,
@@ -16,6 +16,7 @@ import type { Digest, RepoName, Tag } from '../../registry/references.js';
 import {
   inTransaction,
   openPostgresDatabase,
+  statement,
   toNumber,
   type BigintColumn,
   type PostgresClient,
@@ -24,6 +25,7 @@ import {
 } from './db.js';
 import { createPostgresAccountStore } from './postgres-account-store.js';
 import { createPostgresLoginThrottleStore } from './postgres-login-throttle-store.js';
+import { createPostgresMirrorStore } from './postgres-mirror-store.js';
 import { reportingUnavailable } from './unavailable.js';
 
 interface ManifestRow {
@@ -75,21 +77,6 @@ const pageParams = (page: Page) => [
   page.last ?? '',
   page.limit === undefined || page.limit < 0 ? null : page.limit,
 ];
-
-/**
- * Every statement here has fixed text, so each is prepared once per pooled connection (a named
- * statement) instead of parsed and planned on every call: a third less server CPU per lookup. The
- * name is the text's hash, so stores sharing a pool can never give one name two texts.
- */
-const statementNames = new Map<string, string>();
-function statement(text: string, values: unknown[]) {
-  let name = statementNames.get(text);
-  if (name === undefined) {
-    name = `berth_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
-    statementNames.set(text, name);
-  }
-  return { name, text, values };
-}
 
 /** The repository's id, creating it on demand. Repositories are never deleted. */
 async function ensureRepository(client: PostgresClient, repository: RepoName, at: number): Promise<string> {
@@ -405,6 +392,8 @@ export interface PostgresMetadata {
   accounts: AccountStore;
   /** The login throttle's state, on the same pool (postgres-login-throttle-store.ts). */
   loginThrottle: LoginThrottleStore;
+  /** The pull-through mirror's state, on the same pool (postgres-mirror-store.ts). */
+  mirror: MirrorStore;
   pool: PostgresPool;
   /** Waits for queries in flight, then closes every connection. Idempotent. */
   close(): Promise<void>;
@@ -412,7 +401,7 @@ export interface PostgresMetadata {
 
 /**
  * Connects to `options.url`, migrates the schema (advisory-locked) and returns the stores on it: one
- * pool per process, shared by the metadata, the accounts and the login throttle.
+ * pool per process, shared by the metadata, the accounts, the login throttle and the mirror.
  */
 export async function openPostgresMetadata(
   options: PostgresOptions & { now?: () => number },
@@ -423,6 +412,7 @@ export async function openPostgresMetadata(
     store: reportingUnavailable(createPostgresMetadataStore(pool, options.now)),
     accounts: createPostgresAccountStore(pool),
     loginThrottle: createPostgresLoginThrottleStore(pool),
+    mirror: createPostgresMirrorStore(pool),
     pool,
     close: () => (closing ??= pool.end()),
   };

@@ -5,10 +5,12 @@ import * as m001 from './001-initial.js';
 import * as m002 from './002-job-leases.js';
 import * as m003 from './003-accounts.js';
 import * as m004 from './004-login-throttle.js';
+import * as m005 from './005-mirror.js';
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   { version: 1, up: m001.up },
   { version: 2, up: m002.up },
   { version: 3, up: m003.up },
   { version: 4, up: m004.up },
+  { version: 5, up: m005.up },
 ];

@@ -1,0 +1,159 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openDatabase, schemaVersion, type SqliteDatabase } from '../../src/metadata/db.js';
+import { MIGRATIONS } from '../../src/metadata/migrations/index.js';
+import { describeMirrorStoreConformance } from '../../src/metadata/mirror-conformance.js';
+import { createSqliteAccountStore } from '../../src/metadata/sqlite-account-store.js';
+import { createSqliteMirrorStore } from '../../src/metadata/sqlite-mirror-store.js';
+import type { Digest, RepoName, Tag } from '../../src/registry/references.js';
+
+const digest = (c: string) => `sha256:${c.repeat(64)}` as Digest;
+const repo = (name: string) => name as RepoName;
+
+async function onDisk() {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-mirror-store-'));
+  const path = join(dir, 'berth.db');
+  const databases: SqliteDatabase[] = [];
+  const open = (migrations = MIGRATIONS) => {
+    const db = openDatabase(path, migrations);
+    databases.push(db);
+    return db;
+  };
+  return {
+    open,
+    async cleanup() {
+      for (const db of databases) if (db.open) db.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describeMirrorStoreConformance('sqlite', async () => {
+  const { open, cleanup } = await onDisk();
+  return {
+    store: createSqliteMirrorStore(open()),
+    sibling: async () => createSqliteMirrorStore(open()),
+    cleanup,
+  };
+});
+
+describe('sqlite mirror store', () => {
+  it.each(MIGRATIONS.slice(0, -1).map((m) => m.version))(
+    'works on a v%i database migrated to the latest version',
+    async (version) => {
+      const { open, cleanup } = await onDisk();
+      try {
+        open(MIGRATIONS.slice(0, version)).close();
+        const db = open();
+        expect(schemaVersion(db)).toBe(MIGRATIONS.at(-1)?.version);
+        const mirror = createSqliteMirrorStore(db);
+        await mirror.recordCached({
+          upstream: 'hub',
+          repository: repo('library/alpine'),
+          digest: digest('1'),
+          kind: 'manifest',
+          size: 10,
+          at: 5,
+        });
+        await mirror.markTagChecked(repo('library/alpine'), 'latest' as Tag, digest('1'), 5);
+        await mirror.addCounters('hub', {
+          hits: 1,
+          misses: 2,
+          staleHits: 0,
+          bytesFromCache: 3,
+          bytesFromUpstream: 4,
+        });
+        expect(await mirror.isCachedRepository(repo('library/alpine'))).toBe(true);
+        expect(await mirror.listStatus()).toEqual([
+          {
+            upstream: 'hub',
+            hits: 1,
+            misses: 2,
+            staleHits: 0,
+            bytesFromCache: 3,
+            bytesFromUpstream: 4,
+            cachedBytes: 10,
+            cachedItems: 1,
+          },
+        ]);
+      } finally {
+        await cleanup();
+      }
+    },
+  );
+
+  it('finds eviction candidates, a repository and the tags to forget through indexes, without sorting', () => {
+    const db = openDatabase(':memory:');
+    try {
+      // The store's own statements, as it prepares them.
+      const prepared: string[] = [];
+      const recording = new Proxy(db, {
+        get(target, property) {
+          if (property === 'prepare') {
+            return (sql: string) => {
+              prepared.push(sql);
+              return target.prepare(sql);
+            };
+          }
+          const value: unknown = Reflect.get(target, property);
+          return typeof value === 'function'
+            ? (value as (...args: unknown[]) => unknown).bind(target)
+            : value;
+        },
+      });
+      createSqliteMirrorStore(recording);
+      const plan = (pattern: RegExp) => {
+        const matching = prepared.filter((sql) => pattern.test(sql));
+        expect(matching).toHaveLength(1);
+        const sql = matching[0]!;
+        const named = Object.fromEntries([...sql.matchAll(/@(\w+)/g)].map((m) => [m[1], null]));
+        const explain = db.prepare(`EXPLAIN QUERY PLAN ${sql}`);
+        const rows = (sql.includes('?') ? explain.all('x') : explain.all(named)) as Array<{ detail: string }>;
+        return rows.map((row) => row.detail).join('\n');
+      };
+      const eviction = plan(/ORDER BY last_pulled_at/);
+      expect(eviction).toMatch(
+        /USING (COVERING )?INDEX mirror_content_pulled \(upstream=\? AND last_pulled_at<\?\)/,
+      );
+      expect(eviction).not.toMatch(/TEMP B-TREE/);
+      expect(plan(/SELECT 1 FROM mirror_content/)).toMatch(/USING PRIMARY KEY \(repository=\?\)/);
+      const forget = plan(/DELETE FROM mirror_tags/);
+      expect(forget).toMatch(/USING COVERING INDEX mirror_tags_digest \(repository=\? AND digest=\?\)/);
+      expect(forget).toMatch(/USING PRIMARY KEY \(repository=\? AND tag=\?\)/);
+      expect(forget).not.toMatch(/SCAN/);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('waits for a unit of work open on the same connection instead of landing inside it', async () => {
+    const db = openDatabase(':memory:');
+    try {
+      const accounts = createSqliteAccountStore(db);
+      const mirror = createSqliteMirrorStore(db);
+      let opened = () => {};
+      const open = new Promise<void>((done) => (opened = done));
+      const work = accounts.transaction(async () => {
+        opened();
+        await new Promise((done) => setTimeout(done, 10));
+        throw new Error('roll back');
+      });
+      await open;
+      const counted = mirror.addCounters('hub', {
+        hits: 1,
+        misses: 0,
+        staleHits: 0,
+        bytesFromCache: 0,
+        bytesFromUpstream: 0,
+      });
+      await expect(work).rejects.toThrow('roll back');
+      await counted;
+      // Added after the rollback, not inside the transaction it undid.
+      expect((await mirror.listStatus())[0]?.hits).toBe(1);
+    } finally {
+      db.close();
+    }
+  });
+});
