@@ -169,7 +169,10 @@ export async function startServer(
     tokens: auth.tokens,
     trustProxy: config.server.trustProxy,
     service: config.auth.service,
-    management: auth.management,
+    management:
+      auth.management && mirror
+        ? { ...auth.management, mirrorStatus: mirror.mirror.status }
+        : auth.management,
     log,
     logRequests: config.log.requests,
     manifestMaxBytes: config.limits.manifestMaxBytes,

@@ -6,6 +6,7 @@
 // - one download per blob and upstream however many clients ask (blob-fill.ts), one manifest fetch
 //   per name and reference;
 // - a circuit breaker per upstream answers quickly while it keeps failing.
+import { setMaxListeners } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -90,8 +91,12 @@ const MANIFEST_ACCEPT = [
   MEDIA_TYPES.dockerManifest,
 ].join(', ');
 const USAGE_FLUSH_MS = 5_000;
-/** Root names remembered as cached, for hit counting without a query. */
+/**
+ * Names of the root upstream remembered as cached (not local), so serving them needs no query: at most
+ * this many, each for this long (eviction may empty a repository, which may then be pushed to).
+ */
 const KNOWN_CACHED_MAX = 10_000;
+const KNOWN_CACHED_MS = 60_000;
 
 const scopeOf = (remoteName: string) => `repository:${remoteName}:pull`;
 
@@ -131,8 +136,16 @@ export async function createMirror(deps: MirrorDeps) {
   const usage = createUsageRecorder(store, clock, log, USAGE_FLUSH_MS);
   const fills = new Map<string, FillEntry>();
   const manifestFetches = new Map<string, Promise<ManifestRecord>>();
-  const knownCached = new Set<RepoName>();
+  const knownCachedUntil = new Map<RepoName, number>();
+  const knownCached = {
+    has: (repository: RepoName) => (knownCachedUntil.get(repository) ?? 0) > clock(),
+    add(repository: RepoName) {
+      if (knownCachedUntil.size >= KNOWN_CACHED_MAX) knownCachedUntil.clear();
+      knownCachedUntil.set(repository, clock() + KNOWN_CACHED_MS);
+    },
+  };
   const closing = new AbortController();
+  setMaxListeners(0, closing.signal); // one listener per upstream request in flight
 
   /** The route of a proxied name; names of the root upstream that are local repositories are not. */
   async function proxied(repository: RepoName): Promise<Route | undefined> {
@@ -141,7 +154,6 @@ export async function createMirror(deps: MirrorDeps) {
     const local =
       (await metadata.repositoryExists(repository)) && !(await store.isCachedRepository(repository));
     if (local) return undefined;
-    if (knownCached.size >= KNOWN_CACHED_MAX) knownCached.clear();
     knownCached.add(repository);
     return route;
   }

@@ -3,6 +3,7 @@
 // Password work (a user proving their current password, hashing a new one with scrypt) runs under the
 // same check limiter as logins, so parallel requests cannot flood libuv's thread pool.
 import type { Context } from 'koa';
+import type { MirrorUpstreamStatus } from '../../mirror/mirror-store.js';
 import { z } from 'zod';
 import { robotAccountName, type AccountService } from '../../auth/accounts.js';
 import type { CheckLimiter } from '../../auth/check-limiter.js';
@@ -55,11 +56,13 @@ export interface ManagementHandlerDeps {
   tokens: Pick<TokenService, 'login'>;
   /** Bounds concurrent password checks and hashing (src/auth/check-limiter.ts). */
   checks: CheckLimiter;
+  /** The pull-through mirror's counters and cache sizes per upstream, when upstreams are configured. */
+  mirrorStatus?: () => Promise<MirrorUpstreamStatus[]>;
 }
 
 const WRONG_CURRENT_PASSWORD = 'the current password is required and must be right';
 
-export function managementHandlers({ accounts, tokens, checks }: ManagementHandlerDeps) {
+export function managementHandlers({ accounts, tokens, checks, mirrorStatus }: ManagementHandlerDeps) {
   async function requireAccount(name: string, kind: AccountKind): Promise<Account> {
     const account = await accounts.getAccount(name);
     if (account?.kind !== kind) throw new AccountNotFoundError(name);
@@ -105,6 +108,9 @@ export function managementHandlers({ accounts, tokens, checks }: ManagementHandl
   return {
     async me(ctx, caller) {
       ctx.body = await withMemberships(caller);
+    },
+    async mirrorStatus(ctx) {
+      ctx.body = { upstreams: (await mirrorStatus?.()) ?? [] };
     },
 
     async listUsers(ctx) {

@@ -28,6 +28,7 @@ import {
   API_PREFIX,
   managementHandlers,
   type ManagementHandler,
+  type ManagementHandlerDeps,
   type ManagementHandlers,
   type Params,
 } from './handlers.js';
@@ -37,6 +38,7 @@ export interface ManagementDeps extends CallerAuthenticatorDeps {
   /** The limiter of password checks that logins use (src/auth/check-limiter.ts). */
   checks: CheckLimiter;
   log: Logger;
+  mirrorStatus?: ManagementHandlerDeps['mirrorStatus'];
 }
 
 type Method = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
@@ -71,6 +73,7 @@ export function managementRoutes(h: ManagementHandlers): ManagementRoute[] {
     { method: 'DELETE', path: ns, rule: 'admin', handler: h.removeNamespace },
     { method: 'PUT', path: `${ns}/members/:account`, rule: 'namespace-admin', handler: h.setMember },
     { method: 'DELETE', path: `${ns}/members/:account`, rule: 'namespace-admin', handler: h.removeMember },
+    { method: 'GET', path: '/mirror', rule: 'admin', handler: h.mirrorStatus },
   ];
 }
 
