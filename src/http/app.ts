@@ -7,7 +7,9 @@ import type { Authorizer } from './access.js';
 import { errorResponder, HttpError } from './errors.js';
 import { API_VERSION, API_VERSION_HEADER } from './headers.js';
 import type { ManagementDeps } from './management/router.js';
+import { assignRequestId, requestIdOf } from './request-id.js';
 import { createRouter } from './routes.js';
+import type { EventBus } from '../events/registry-event.js';
 
 export interface AppOptions {
   registry: Registry;
@@ -23,6 +25,8 @@ export interface AppOptions {
   management?: ManagementDeps;
   /** See RouteOptions.localNameForNamespace. */
   localNameForNamespace?: (name: string, ns: string) => string | undefined;
+  /** See RouteOptions.events. */
+  events?: EventBus;
 }
 
 export function createApp(options: AppOptions): Koa {
@@ -32,6 +36,7 @@ export function createApp(options: AppOptions): Koa {
   app.proxy = options.trustProxy ?? false;
   const router = createRouter(options);
 
+  app.use(assignRequestId);
   app.use(async (ctx, next) => {
     const started = performance.now();
     ctx.set(API_VERSION_HEADER, API_VERSION);
@@ -41,6 +46,7 @@ export function createApp(options: AppOptions): Koa {
       if (logRequests) {
         log.info(
           {
+            requestId: requestIdOf(ctx),
             method: ctx.method,
             path: ctx.path,
             status: ctx.status,

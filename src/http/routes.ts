@@ -15,6 +15,16 @@ import { manifestHandlers } from './handlers/manifests.js';
 import { tokenHandlers } from './handlers/token.js';
 import { uploadHandlers } from './handlers/uploads.js';
 import { mountManagementApi, type ManagementDeps } from './management/router.js';
+import type { EventBus } from '../events/registry-event.js';
+import {
+  blobCommitted,
+  blobDeleted,
+  blobPulled,
+  manifestDeleted,
+  manifestPulled,
+  manifestPushed,
+  type EventOf,
+} from './events.js';
 
 type Method = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 type Handler = (ctx: Context) => unknown;
@@ -28,6 +38,8 @@ interface RouteSpec {
   path: string;
   access: AccessOf;
   handler: Handler;
+  /** The registry event a successful answer makes (metrics, webhooks, audit). */
+  event?: EventOf;
 }
 
 // Names are parsed before anything else: an invalid one is 400 NAME_INVALID, never part of a challenge.
@@ -59,6 +71,8 @@ export interface RouteOptions {
    * or undefined when no upstream serves that host.
    */
   localNameForNamespace?: (name: string, ns: string) => string | undefined;
+  /** Where registry events go; none are made while it has no listeners. */
+  events?: EventBus;
 }
 
 export function routeTable({ registry, manifestMaxBytes }: RouteOptions): RouteSpec[] {
@@ -68,19 +82,33 @@ export function routeTable({ registry, manifestMaxBytes }: RouteOptions): RouteS
   const discovery = discoveryHandlers(registry);
   const uploadsPath = '/v2/*name/blobs/uploads';
   const uploadPath = '/v2/*name/blobs/uploads/:uuid';
+  const blobPath = '/v2/*name/blobs/:digest';
+  const manifestPath = '/v2/*name/manifests/:reference';
   return [
     { method: 'GET', path: '/v2/', access: () => [], handler: apiVersionCheck },
     { method: 'GET', path: '/v2/_catalog', access: () => [catalog], handler: discovery.catalog },
-    { method: 'POST', path: `${uploadsPath}{/}`, access: pushWithMount, handler: uploads.start },
+    {
+      method: 'POST',
+      path: `${uploadsPath}{/}`,
+      access: pushWithMount,
+      handler: uploads.start,
+      event: blobCommitted,
+    },
     { method: 'GET', path: uploadPath, access: push, handler: uploads.status },
     { method: 'PATCH', path: uploadPath, access: push, handler: uploads.patch },
-    { method: 'PUT', path: uploadPath, access: push, handler: uploads.complete },
+    { method: 'PUT', path: uploadPath, access: push, handler: uploads.complete, event: blobCommitted },
     { method: 'DELETE', path: uploadPath, access: push, handler: uploads.cancel },
-    { method: 'GET', path: '/v2/*name/blobs/:digest', access: pull, handler: blobs.get },
-    { method: 'DELETE', path: '/v2/*name/blobs/:digest', access: remove, handler: blobs.delete },
-    { method: 'GET', path: '/v2/*name/manifests/:reference', access: pull, handler: manifests.get },
-    { method: 'PUT', path: '/v2/*name/manifests/:reference', access: push, handler: manifests.put },
-    { method: 'DELETE', path: '/v2/*name/manifests/:reference', access: remove, handler: manifests.delete },
+    { method: 'GET', path: blobPath, access: pull, handler: blobs.get, event: blobPulled },
+    { method: 'DELETE', path: blobPath, access: remove, handler: blobs.delete, event: blobDeleted },
+    { method: 'GET', path: manifestPath, access: pull, handler: manifests.get, event: manifestPulled },
+    { method: 'PUT', path: manifestPath, access: push, handler: manifests.put, event: manifestPushed },
+    {
+      method: 'DELETE',
+      path: manifestPath,
+      access: remove,
+      handler: manifests.delete,
+      event: manifestDeleted,
+    },
     { method: 'GET', path: '/v2/*name/tags/list', access: pull, handler: discovery.tags },
     { method: 'GET', path: '/v2/*name/referrers/:digest', access: pull, handler: discovery.referrers },
   ];
@@ -104,6 +132,10 @@ export function createRouter(options: RouteOptions): Router {
       }
       await options.authorizer.authorize(ctx, route.access(params, ctx.query));
       await route.handler(ctx);
+      if (route.event && options.events?.active && ctx.status < 300) {
+        const event = route.event(ctx, params);
+        if (event) options.events.publish(event);
+      }
     };
     router.register(route.path, [route.method], authorize);
   }

@@ -1,0 +1,60 @@
+// What happened in the registry, as metrics, webhooks and the audit log see it. Events are made in one
+// place, by the route table (src/http/routes.ts declares which successful responses make which
+// event), so handlers and the domain stay unaware of who listens. The shape follows CNCF
+// Distribution's notification envelope (docs/notifications.md), which existing receivers parse.
+
+export type RegistryAction = 'push' | 'pull' | 'delete' | 'mount';
+
+export interface RegistryEvent {
+  /** Unique per event (a UUID): receivers deduplicate retried deliveries by it. */
+  id: string;
+  /** When it happened, ISO 8601. */
+  timestamp: string;
+  action: RegistryAction;
+  target: {
+    /** A manifest (pushed, pulled or deleted by digest), a tag (deleted by name) or a blob. */
+    kind: 'manifest' | 'tag' | 'blob';
+    repository: string;
+    digest?: string;
+    mediaType?: string;
+    size?: number;
+    tag?: string;
+  };
+  request: {
+    /** The X-Request-Id of the request that caused it. */
+    id: string;
+    /** The client's address. */
+    addr: string;
+    host: string;
+    method: string;
+    userAgent: string;
+  };
+  /** Who did it: an account or token subject; absent for anonymous callers and auth mode none. */
+  actor: { name?: string };
+}
+
+export type EventListener = (event: RegistryEvent) => void;
+
+/** Fans each event out to every listener; a listener that throws does not stop the others. */
+export function createEventBus(onListenerError: (err: unknown) => void) {
+  const listeners: EventListener[] = [];
+  return {
+    subscribe(listener: EventListener): void {
+      listeners.push(listener);
+    },
+    get active(): boolean {
+      return listeners.length > 0;
+    },
+    publish(event: RegistryEvent): void {
+      for (const listener of listeners) {
+        try {
+          listener(event);
+        } catch (err) {
+          onListenerError(err);
+        }
+      }
+    },
+  };
+}
+
+export type EventBus = ReturnType<typeof createEventBus>;
