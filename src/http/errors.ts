@@ -15,6 +15,7 @@ import {
 import type { Logger } from '../registry/deps.js';
 import { AccountError, type AccountErrorCode } from '../auth/errors.js';
 import { AuthChallengeError } from './challenges.js';
+import { requestIdOf } from './request-id.js';
 
 /** Default status of each code. The compiler checks that every code has one. */
 const STATUS_BY_CODE: Record<OciErrorCode, number> = {
@@ -84,7 +85,10 @@ export function errorResponder(log: Logger) {
     } catch (err) {
       if (ctx.headerSent || !ctx.writable) {
         // Too late for an error body: the client sees a cut connection, as HTTP allows.
-        log.warn({ err, path: ctx.path }, 'request failed after the response started');
+        log.warn(
+          { err, requestId: requestIdOf(ctx), path: ctx.path },
+          'request failed after the response started',
+        );
         ctx.res.destroy();
         return;
       }
@@ -112,12 +116,15 @@ export function errorResponder(log: Logger) {
       // Node destroys a request once its body has been read, so only a body cut short is the
       // client's doing; a storage failure after that is the server's (500, which clients retry).
       if (!ctx.req.complete && (isClientAbort(err) || ctx.req.destroyed)) {
-        log.info({ method: ctx.method, path: ctx.path }, 'client went away mid-request');
+        log.info(
+          { requestId: requestIdOf(ctx), method: ctx.method, path: ctx.path },
+          'client went away mid-request',
+        );
         ctx.status = 400;
         ctx.body = errorBody('BLOB_UPLOAD_INVALID', 'request aborted by the client');
         return;
       }
-      log.error({ err, method: ctx.method, path: ctx.path }, 'unexpected error');
+      log.error({ err, requestId: requestIdOf(ctx), method: ctx.method, path: ctx.path }, 'unexpected error');
       ctx.status = 500;
       ctx.body = errorBody('UNKNOWN', 'internal server error');
     }

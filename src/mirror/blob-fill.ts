@@ -69,11 +69,6 @@ export class BlobFill {
     return new SpoolReader(this, this.spoolPath, range?.start ?? 0, range ? range.end + 1 : undefined);
   }
 
-  /** How far a reader may read now: everything once verified, else all but the last byte. */
-  readableBytes(): number {
-    return this.state === 'verified' ? this.written : Math.min(this.written, this.size - 1);
-  }
-
   failed(): Error | undefined {
     return this.failure;
   }
@@ -199,12 +194,17 @@ class SpoolReader extends Readable {
   private async pump(): Promise<void> {
     for (;;) {
       if (this.destroyed) return;
+      const failure = this.fill.failed();
+      if (failure) throw failure;
       const end = this.end ?? this.fill.size;
-      if (this.position >= end && (this.end !== undefined || this.fill.verified)) {
+      const verified = this.fill.verified;
+      if (this.position >= end && verified) {
         this.push(null);
         return;
       }
-      const limit = Math.min(this.fill.readableBytes(), end);
+      // Until the digest is verified, the last byte a reader asked for is held back (of a range
+      // too: containerd resumes with ranges), so no reader gets a complete wrong answer.
+      const limit = verified ? end : Math.min(this.fill.written, end - 1);
       if (this.position < limit) {
         const length = Math.min(READ_CHUNK, limit - this.position);
         const buffer = Buffer.allocUnsafe(length);
@@ -214,8 +214,6 @@ class SpoolReader extends Readable {
         this.push(buffer.subarray(0, bytesRead));
         return;
       }
-      const failure = this.fill.failed();
-      if (failure) throw failure;
       await this.fill.changed();
     }
   }

@@ -38,7 +38,12 @@ import { storeManifest } from '../registry/manifests.js';
 import type { UpstreamSource } from '../registry/upstream-source.js';
 import { BlobFill } from './blob-fill.js';
 import { createCircuitBreaker, type CircuitBreaker } from './circuit-breaker.js';
-import { emptyStatus, type MirrorStore, type MirrorUpstreamStatus } from './mirror-store.js';
+import {
+  emptyStatus,
+  type MirrorCounters,
+  type MirrorStore,
+  type MirrorUpstreamStatus,
+} from './mirror-store.js';
 import { createMirrorRouting, defaultHosts, isDockerHubUrl, type RoutedUpstream } from './routing.js';
 import {
   createUpstreamClient,
@@ -61,6 +66,8 @@ export interface MirrorDeps {
   /** A local directory for blobs being downloaded (emptied at start). */
   spoolDir: string;
   userAgent: string;
+  /** Sees every hit, miss and byte count as it is made (metrics). */
+  onCount?: (upstream: string, delta: Partial<MirrorCounters>) => void;
 }
 
 interface Upstream extends RoutedUpstream {
@@ -74,6 +81,12 @@ interface Upstream extends RoutedUpstream {
 interface Route {
   upstream: Upstream;
   remoteName: string;
+}
+
+/** A blob whose bytes were stored already, linked to `repository` once its upstream confirmed it. */
+interface StoredBlob {
+  storedSize: number;
+  repository: RepoName;
 }
 
 interface FillEntry {
@@ -133,9 +146,12 @@ export async function createMirror(deps: MirrorDeps) {
     }),
   }));
   const routing = createMirrorRouting(upstreams);
-  const usage = createUsageRecorder(store, clock, log, USAGE_FLUSH_MS);
+  const usage = createUsageRecorder(store, clock, log, USAGE_FLUSH_MS, deps.onCount);
   const fills = new Map<string, FillEntry>();
   const manifestFetches = new Map<string, Promise<ManifestRecord>>();
+  const tagChecks = new Map<string, Promise<ManifestRecord>>();
+  /** Blob downloads being decided (cached elsewhere, or a new fill), by upstream and digest. */
+  const starting = new Map<string, Promise<FillEntry | StoredBlob>>();
   const knownCachedUntil = new Map<RepoName, number>();
   const knownCached = {
     has: (repository: RepoName) => (knownCachedUntil.get(repository) ?? 0) > clock(),
@@ -153,9 +169,7 @@ export async function createMirror(deps: MirrorDeps) {
     if (!route?.viaRoot || knownCached.has(repository)) return route;
     const local =
       (await metadata.repositoryExists(repository)) && !(await store.isCachedRepository(repository));
-    if (local) return undefined;
-    knownCached.add(repository);
-    return route;
+    return local ? undefined : route;
   }
 
   /** Runs one exchange with the upstream under its circuit breaker. */
@@ -311,7 +325,21 @@ export async function createMirror(deps: MirrorDeps) {
     return record(repository, upstream, Buffer.concat(chunks), manifest.mediaType, manifest.digest, tag);
   }
 
+  /** A tag by name: from the cache while fresh, else checked upstream once for all who ask meanwhile. */
   async function manifestByTag(route: Route, repository: RepoName, tag: Tag): Promise<ManifestRecord> {
+    const key = `${repository}:${tag}`;
+    const inFlight = tagChecks.get(key);
+    if (inFlight) return inFlight;
+    const checking = resolveTag(route, repository, tag);
+    tagChecks.set(key, checking);
+    try {
+      return await checking;
+    } finally {
+      tagChecks.delete(key);
+    }
+  }
+
+  async function resolveTag(route: Route, repository: RepoName, tag: Tag): Promise<ManifestRecord> {
     const { upstream } = route;
     const [checked, local] = await Promise.all([
       store.findCachedTag(repository, tag),
@@ -390,6 +418,38 @@ export async function createMirror(deps: MirrorDeps) {
     knownCached.add(repository);
   }
 
+  /**
+   * Where a blob that the index lacks for `repository` comes from: bytes already stored (for another
+   * repository) that the upstream confirms, or the one download of it, started here when none runs.
+   * Every request for the same upstream and digest that arrives meanwhile gets the same answer.
+   */
+  async function blobSource(
+    route: Route,
+    repository: RepoName,
+    digest: Digest,
+  ): Promise<FillEntry | StoredBlob> {
+    const key = `${route.upstream.name}|${digest}`;
+    const active = fills.get(key);
+    // A download that failed is over, even while its spool is being removed: start another.
+    if (active && !active.fill.failed()) return active;
+    const pending = starting.get(key);
+    if (pending) return pending;
+    const deciding = (async () => {
+      const stored = await driver.stat(blobKey(digest));
+      if (stored && (await upstreamBlobSize(route, digest)) === stored.size) {
+        await link(route.upstream, repository, digest, stored.size);
+        return { storedSize: stored.size, repository };
+      }
+      return startFill(route, repository, digest);
+    })();
+    starting.set(key, deciding);
+    try {
+      return await deciding;
+    } finally {
+      starting.delete(key);
+    }
+  }
+
   function startFill(route: Route, repository: RepoName, digest: Digest): FillEntry {
     const { upstream, remoteName } = route;
     const key = `${upstream.name}|${digest}`;
@@ -434,7 +494,7 @@ export async function createMirror(deps: MirrorDeps) {
     );
     fills.set(key, entry);
     void entry.fill.settled.then(() => {
-      fills.delete(key);
+      if (fills.get(key) === entry) fills.delete(key);
       const failure = entry.fill.failed();
       if (
         failure &&
@@ -454,9 +514,8 @@ export async function createMirror(deps: MirrorDeps) {
       const route = routing.route(repository);
       if (!route) return;
       if (route.viaRoot && !(await store.isCachedRepository(repository))) return;
-      throw new DeniedError(
-        `${repository} is a cache of upstream registry "${route.upstream.name}": push to a name outside the mirror's prefixes`,
-      );
+      const reason = `${repository} is a cache of upstream registry "${route.upstream.name}"`;
+      throw new DeniedError(reason, `${reason}: pushes go to names outside the mirror's prefixes`);
     },
 
     async manifest(repository, reference) {
@@ -480,24 +539,31 @@ export async function createMirror(deps: MirrorDeps) {
       const route = await proxied(repository);
       if (!route) return undefined;
       const { upstream } = route;
-      let entry = fills.get(`${upstream.name}|${digest}`);
-      if (entry && !entry.repositories.has(repository)) {
-        // Another repository's download: this one may share it once the upstream says it has the blob.
+      const found = await blobSource(route, repository, digest);
+      const serves =
+        'storedSize' in found ? found.repository === repository : found.repositories.has(repository);
+      if (!serves) {
+        // Another repository's bytes or download: this one shares them once the upstream says it has
+        // the blob too (a client learns nothing of blobs its repository does not hold).
         await upstreamBlobSize(route, digest);
-        if (entry.published) await link(upstream, repository, digest, entry.fill.size);
-        else entry.repositories.add(repository);
-      }
-      if (!entry) {
-        const stored = await driver.stat(blobKey(digest));
-        if (stored && (await upstreamBlobSize(route, digest)) === stored.size) {
-          // Stored for another repository already: the upstream confirmed this one has it too.
-          await link(upstream, repository, digest, stored.size);
-          const range = requested ? resolveRange(requested, stored.size) : undefined;
-          hit(upstream, repository, digest, stored.size);
-          return { size: stored.size, range, stream: await driver.read(blobKey(digest), { range }) };
+        if ('storedSize' in found || found.published) {
+          await link(
+            upstream,
+            repository,
+            digest,
+            'storedSize' in found ? found.storedSize : found.fill.size,
+          );
+        } else {
+          found.repositories.add(repository);
         }
-        entry = startFill(route, repository, digest);
       }
+      if ('storedSize' in found) {
+        const size = found.storedSize;
+        const range = requested ? resolveRange(requested, size) : undefined;
+        hit(upstream, repository, digest, size);
+        return { size, range, stream: await driver.read(blobKey(digest), { range }) };
+      }
+      const entry = found;
       await entry.fill.started;
       const size = entry.fill.size;
       const range = requested ? resolveRange(requested, size) : undefined;

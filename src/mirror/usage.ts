@@ -18,6 +18,8 @@ export function createUsageRecorder(
   clock: () => number,
   log: Logger,
   intervalMs: number,
+  /** Called with every delta as it is counted (metrics); must not throw. */
+  onCount?: (upstream: string, delta: Partial<MirrorCounters>) => void,
 ) {
   let counters = new Map<string, MirrorCounters>();
   let pulls = new Map<string, { repository: RepoName; digest: Digest; at: number }>();
@@ -60,6 +62,7 @@ export function createUsageRecorder(
       for (const [key, value] of Object.entries(delta) as Array<[keyof MirrorCounters, number]>) {
         target[key] += value;
       }
+      onCount?.(upstream, delta);
     },
     pulled(repository: RepoName, digest: Digest): void {
       pulls.set(`${repository}@${digest}`, { repository, digest, at: clock() });

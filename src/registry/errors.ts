@@ -136,8 +136,9 @@ export class UnauthorizedError extends RegistryError {
 }
 
 export class DeniedError extends RegistryError {
-  constructor(reason: string) {
-    super('DENIED', 'requested access to the resource is denied', { reason });
+  /** `message` is what clients print (docker: "denied: <message>"); the default is Distribution's. */
+  constructor(reason: string, message = 'requested access to the resource is denied') {
+    super('DENIED', message, { reason });
   }
 }
 
