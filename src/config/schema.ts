@@ -103,6 +103,46 @@ const mirrorSchema = z
     });
   });
 
+const EVENT_ACTIONS = ['push', 'pull', 'delete', 'mount'] as const;
+
+const endpointSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lowercase letters, digits, "-" and "_"'),
+    url: z.url().refine((url) => /^https?:\/\//.test(url), 'an http:// or https:// URL'),
+    actions: z.array(z.enum(EVENT_ACTIONS)).min(1).default(['push', 'delete']),
+    repositories: z.array(z.string().min(1)).min(1).default(['*']),
+    headers: z.record(z.string(), z.string()).default({}),
+    secret: z.string().min(1).nullable().default(null),
+    format: z.enum(['distribution', 'cloudevents']).default('distribution'),
+    timeout: duration.default('10s'),
+  })
+  .strict();
+
+export type NotificationEndpointConfig = z.output<typeof endpointSchema>;
+
+const notificationsSchema = z
+  .object({
+    endpoints: z.array(endpointSchema).default([]),
+    initialBackoff: duration.default('1s'),
+    maxBackoff: duration.default('5m'),
+    maxAge: duration.default('7d'),
+  })
+  .strict()
+  .prefault({})
+  .superRefine((notifications, ctx) => {
+    const names = new Set<string>();
+    notifications.endpoints.forEach((endpoint, index) => {
+      if (names.has(endpoint.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['endpoints', index, 'name'],
+          message: `"${endpoint.name}" is used twice`,
+        });
+      }
+      names.add(endpoint.name);
+    });
+  });
+
 export const configSchema = z
   .object({
     dataDir: z.string().min(1).default('./data'),
@@ -111,6 +151,30 @@ export const configSchema = z
         listen: hostPort.default('0.0.0.0:5000'),
         shutdownTimeout: duration.default('30s'),
         trustProxy: z.boolean().default(false),
+        tls: z
+          .object({
+            cert: z.string().min(1).nullable().default(null),
+            key: z.string().min(1).nullable().default(null),
+            clientCa: z.string().min(1).nullable().default(null),
+          })
+          .strict()
+          .prefault({})
+          .superRefine((tls, ctx) => {
+            if ((tls.cert === null) !== (tls.key === null)) {
+              ctx.addIssue({
+                code: 'custom',
+                path: [tls.cert === null ? 'cert' : 'key'],
+                message: 'cert and key go together (give both for HTTPS, or neither for plain HTTP)',
+              });
+            }
+            if (tls.clientCa !== null && tls.cert === null) {
+              ctx.addIssue({
+                code: 'custom',
+                path: ['clientCa'],
+                message: 'mutual TLS needs HTTPS: give cert and key too',
+              });
+            }
+          }),
       })
       .strict()
       .prefault({}),
@@ -297,10 +361,19 @@ export const configSchema = z
         }
       }),
     mirror: mirrorSchema,
+    metrics: z
+      .object({
+        enabled: z.boolean().default(true),
+        listen: hostPort.nullable().default(null),
+      })
+      .strict()
+      .prefault({}),
+    notifications: notificationsSchema,
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
         requests: z.boolean().default(true),
+        format: z.enum(['auto', 'json', 'pretty']).default('auto'),
       })
       .strict()
       .prefault({}),
