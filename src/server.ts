@@ -1,19 +1,25 @@
 // Composition root: config -> storage driver -> stores (metadata, accounts) -> registry -> HTTP app ->
-// listener.
+// listener (HTTP, or HTTPS when server.tls is set).
 // Nothing here runs at import time; startServer() builds everything from the config it is given.
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { createFilesystemDriver } from '../storage-drivers/filesystem.js';
 import { createMemoryDriver } from '../storage-drivers/memory.js';
 import type { StorageDriver } from '../storage-drivers/types.js';
 import { composeAuth, type AuthSecrets } from './auth-composition.js';
 import { durationMs, type BerthConfig } from './config/schema.js';
+import { createEventBus } from './events/registry-event.js';
 import { createApp } from './http/app.js';
+import { createTlsReloader, httpsServerOptions, loadTls, logCertificate, tlsFilesOf } from './http/tls.js';
 import { createLogger } from './log.js';
 import { openStores } from './metadata/open.js';
 import type { OpenedStores } from './metadata/open.js';
+import type { MetricsListener } from './metrics/exposition.js';
+import type { MirrorDeps } from './mirror/mirror.js';
 import type { Logger } from './registry/deps.js';
 import { startExclusiveJob, type ExclusiveJob } from './registry/exclusive-job.js';
 import { createRegistry } from './registry/registry.js';
@@ -21,6 +27,14 @@ import { createRegistry } from './registry/registry.js';
 export interface RunningServer {
   /** host:port actually listened on. */
   address: string;
+  /** 'https' when server.tls is set. */
+  scheme: 'http' | 'https';
+  /**
+   * HTTPS only: reads server.tls's files again and uses them for new connections; open connections keep
+   * going. Resolves false, keeping the certificate in use, when the files do not load (logged).
+   * `berth serve` calls it on SIGHUP.
+   */
+  reloadTls?: () => Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -64,7 +78,13 @@ async function createDriver(config: BerthConfig): Promise<StorageDriver> {
  * The pull-through mirror and its eviction job, when upstreams are configured. Loaded only then, so a
  * registry without a mirror does not carry the HTTP client.
  */
-async function openMirror(config: BerthConfig, driver: StorageDriver, stores: OpenedStores, log: Logger) {
+async function openMirror(
+  config: BerthConfig,
+  driver: StorageDriver,
+  stores: OpenedStores,
+  log: Logger,
+  onCount?: MirrorDeps['onCount'],
+) {
   if (config.mirror.upstreams.length === 0) return undefined;
   const { createMirror } = await import('./mirror/mirror.js');
   const { createEviction } = await import('./mirror/eviction.js');
@@ -79,6 +99,7 @@ async function openMirror(config: BerthConfig, driver: StorageDriver, stores: Op
     manifestMaxBytes: config.limits.manifestMaxBytes,
     spoolDir: resolve(config.mirror.spoolDir ?? `${config.dataDir}/mirror-spool`),
     userAgent: 'berth-mirror',
+    onCount,
   });
   const eviction = createEviction({
     upstreams: config.mirror.upstreams,
@@ -110,13 +131,40 @@ async function openMirror(config: BerthConfig, driver: StorageDriver, stores: Op
   };
 }
 
+/**
+ * Prometheus metrics, when metrics.enabled. prom-client is loaded only then, so a registry without
+ * metrics does not carry it.
+ */
+async function openMetrics(config: BerthConfig, log: Logger) {
+  if (!config.metrics.enabled) return undefined;
+  const { createMetrics } = await import('./metrics/metrics.js');
+  return createMetrics({ log });
+}
+
+/**
+ * Webhooks, when notifications.endpoints are configured: the event bus listener that records events in
+ * the outbox, and the worker that delivers them (started once the server listens). Loaded only then.
+ */
+async function openNotifications(config: BerthConfig, stores: OpenedStores, log: Logger) {
+  if (config.notifications.endpoints.length === 0) return undefined;
+  const { createNotifications } = await import('./notifications/notifications.js');
+  return createNotifications({
+    config: config.notifications,
+    store: stores.outbox,
+    leases: stores.metadata,
+    holder: randomUUID(),
+    clock: Date.now,
+    log,
+  });
+}
+
 function splitListen(listen: string): { host: string; port: number } {
   const at = listen.lastIndexOf(':');
   const host = listen.slice(0, at).replace(/^\[|\]$/g, '');
   return { host: host === '' ? '0.0.0.0' : host, port: Number(listen.slice(at + 1)) };
 }
 
-function listen(server: Server, host: string, port: number): Promise<void> {
+function listen(server: HttpServer | HttpsServer, host: string, port: number): Promise<void> {
   return new Promise((resolveListen, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -131,8 +179,14 @@ export async function startServer(
   log = createLogger(config.log),
   secrets: AuthSecrets = {},
 ): Promise<RunningServer> {
-  const driver = await createDriver(config);
-  const stores = await openStores(config, log);
+  // Certificate files first: a missing one stops start-up before anything is opened.
+  const tlsFiles = tlsFilesOf(config);
+  const tls = tlsFiles && (await loadTls(tlsFiles));
+  const metrics = await openMetrics(config, log);
+  const rawDriver = await createDriver(config);
+  const driver = metrics ? metrics.instrumentDriver(rawDriver) : rawDriver;
+  const opened = await openStores(config, log);
+  const stores = metrics ? { ...opened, metadata: metrics.instrumentMetadata(opened.metadata) } : opened;
   let auth;
   try {
     auth = await composeAuth(config, stores, log, secrets);
@@ -140,10 +194,18 @@ export async function startServer(
     await stores.close();
     throw err;
   }
+  if (metrics) {
+    const { authorizer, tokens } = auth;
+    auth = {
+      ...auth,
+      authorizer: metrics.instrumentAuthorizer(authorizer),
+      tokens: tokens && metrics.instrumentTokens(tokens),
+    };
+  }
   const { metadata } = stores;
   let mirror: Awaited<ReturnType<typeof openMirror>>;
   try {
-    mirror = await openMirror(config, driver, stores, log);
+    mirror = await openMirror(config, driver, stores, log, metrics?.countMirror);
   } catch (err) {
     await stores.close();
     throw err;
@@ -163,23 +225,48 @@ export async function startServer(
     upstream: mirror?.mirror.source,
   });
   const routing = mirror?.mirror.routing;
+  const events = createEventBus((err) => log.error({ err }, 'a registry event listener failed'));
+  const notifications = await openNotifications(config, stores, log);
+  if (notifications) {
+    events.subscribe(notifications.listener);
+    metrics?.setOutboxDepth(async () =>
+      (await notifications.status()).reduce((sum, endpoint) => sum + endpoint.pending, 0),
+    );
+  }
   const app = createApp({
     registry,
     authorizer: auth.authorizer,
     tokens: auth.tokens,
     trustProxy: config.server.trustProxy,
+    readOnly: config.server.readOnly,
     service: config.auth.service,
-    management:
-      auth.management && mirror
-        ? { ...auth.management, mirrorStatus: mirror.mirror.status }
-        : auth.management,
+    management: auth.management && {
+      ...auth.management,
+      ...(mirror && { mirrorStatus: mirror.mirror.status }),
+      ...(notifications && { notificationsStatus: () => notifications.status() }),
+    },
+    events,
     log,
     logRequests: config.log.requests,
     manifestMaxBytes: config.limits.manifestMaxBytes,
     localNameForNamespace: routing && ((name, ns) => routing.localNameForNamespace(name, ns)),
+    httpMetrics: metrics?.httpMiddleware,
+    // metrics.listen: /metrics only there, and 404 here.
+    metricsEndpoint: config.metrics.listen ? undefined : metrics?.endpoint,
   });
+  let metricsListener: MetricsListener | undefined;
+  if (metrics && config.metrics.listen) {
+    try {
+      metricsListener = await metrics.listen(splitListen(config.metrics.listen));
+    } catch (err) {
+      await mirror?.close();
+      await stores.close();
+      throw err;
+    }
+  }
 
-  const server = createServer(app.callback());
+  const https = tlsFiles && tls && createHttpsServer(httpsServerOptions(tlsFiles, tls), app.callback());
+  const server = https || createHttpServer(app.callback());
   // Large blobs stream for a long time; the defaults would cut slow uploads.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
@@ -188,12 +275,14 @@ export async function startServer(
   try {
     await listen(server, host, port);
   } catch (err) {
+    await metricsListener?.close();
     await mirror?.close();
     await stores.close();
     throw err;
   }
   const bound = server.address() as AddressInfo;
   const address = `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+  notifications?.start({ addr: `${hostname()}:${bound.port}`, instanceID: randomUUID() });
 
   const maxAge = durationMs(config.uploads.maxAge);
   const purge = startExclusiveJob({
@@ -209,14 +298,19 @@ export async function startServer(
   log.info(
     {
       address,
+      scheme: tls ? 'https' : 'http',
+      ...(tlsFiles?.clientCa ? { clientCertificates: 'required' } : {}),
       storage: driver.name,
       metadata: `${config.metadata.driver} ${stores.location}`,
       auth: config.auth.mode,
       ...(mirror ? { mirror: config.mirror.upstreams.map((u) => `${u.name} ${u.url}`) } : {}),
+      ...(notifications ? { webhooks: config.notifications.endpoints.map((e) => e.name) } : {}),
       dataDir: resolve(config.dataDir),
     },
     'berth listening',
   );
+  if (metricsListener) log.info({ address: metricsListener.address }, 'metrics listening');
+  if (tls) logCertificate(log, tls.certificate, 'TLS certificate loaded');
 
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {
@@ -233,6 +327,9 @@ export async function startServer(
     await drained;
     clearInterval(sweeper);
     clearTimeout(deadline);
+    // No request makes events any more: record the last ones, finish the sends in flight.
+    await notifications?.close();
+    await metricsListener?.close();
     await mirror?.close();
     await driver.close?.();
     await stores.close();
@@ -240,6 +337,8 @@ export async function startServer(
   }
   return {
     address,
+    scheme: tls ? 'https' : 'http',
+    ...(https && tlsFiles && { reloadTls: createTlsReloader(https, tlsFiles, log) }),
     close: () => (closing ??= close()),
   };
 }

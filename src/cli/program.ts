@@ -9,7 +9,16 @@ import { ConfigError } from '../config/schema.js';
 import { namespaceCommand, robotCommand, userCommand } from './accounts.js';
 import { dbCommand } from './db.js';
 import { mirrorCommand } from './mirror.js';
-import { authOption, configOption, flagsToConfig, mirrorOption, type CommonFlags } from './shared.js';
+import {
+  authOption,
+  configOption,
+  flagsToConfig,
+  mirrorOption,
+  tlsCertOption,
+  tlsKeyOption,
+  type CommonFlags,
+} from './shared.js';
+import { tlsCommand } from './tls.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
@@ -38,6 +47,8 @@ export function createProgram(): Command {
     .option('-d, --data <dir>', 'data directory for blobs and the metadata database (dataDir)')
     .addOption(authOption())
     .addOption(mirrorOption())
+    .addOption(tlsCertOption())
+    .addOption(tlsKeyOption())
     .action(async (flags: CommonFlags) => {
       // Loaded on demand: the server's dependencies (AWS SDK, Koa) would slow every other command.
       const { runServe } = await import('./serve.js');
@@ -53,6 +64,8 @@ export function createProgram(): Command {
     .option('-d, --data <dir>', 'data directory (dataDir)')
     .addOption(authOption())
     .addOption(mirrorOption())
+    .addOption(tlsCertOption())
+    .addOption(tlsKeyOption())
     .action((flags: CommonFlags) => {
       const config = loadConfig({ file: flags.config, flags: flagsToConfig(flags) });
       process.stdout.write(stringify(redactSecrets(config)));
@@ -63,6 +76,7 @@ export function createProgram(): Command {
   program.addCommand(namespaceCommand());
   program.addCommand(dbCommand());
   program.addCommand(mirrorCommand());
+  program.addCommand(tlsCommand());
 
   return program;
 }

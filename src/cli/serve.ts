@@ -1,4 +1,5 @@
-// `berth serve`: run until SIGTERM/SIGINT, then drain in-flight requests and close the database.
+// `berth serve`: run until SIGTERM/SIGINT, then drain in-flight requests and close the database. With
+// HTTPS, SIGHUP reads the certificate and key files again (open connections keep going).
 import type { BerthConfig } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import { startServer } from '../server.js';
@@ -27,4 +28,7 @@ export async function runServe(config: BerthConfig): Promise<void> {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  // Only with HTTPS: otherwise SIGHUP keeps its default (the process ends), as before.
+  const reloadTls = running.reloadTls;
+  if (reloadTls) process.on('SIGHUP', () => void reloadTls());
 }

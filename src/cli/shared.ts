@@ -12,6 +12,8 @@ export interface CommonFlags {
   data?: string;
   auth?: string;
   mirror?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 /** `--mirror URL`: the upstream's name, from its host (Docker Hub's is "dockerhub"). */
@@ -27,9 +29,17 @@ function upstreamNameOf(url: string): string {
 
 /** Command-line flags as a partial config tree, so they win over file and environment. */
 export function flagsToConfig(flags: CommonFlags) {
+  const tls = {
+    ...(flags.tlsCert ? { cert: flags.tlsCert } : {}),
+    ...(flags.tlsKey ? { key: flags.tlsKey } : {}),
+  };
+  const server = {
+    ...(flags.listen ? { listen: flags.listen } : {}),
+    ...(Object.keys(tls).length > 0 ? { tls } : {}),
+  };
   return {
     ...(flags.data ? { dataDir: flags.data } : {}),
-    ...(flags.listen ? { server: { listen: flags.listen } } : {}),
+    ...(Object.keys(server).length > 0 ? { server } : {}),
     ...(flags.auth ? { auth: { mode: flags.auth } } : {}),
     ...(flags.mirror
       ? { mirror: { upstreams: [{ name: upstreamNameOf(flags.mirror), url: flags.mirror, root: true }] } }
@@ -54,6 +64,18 @@ export function mirrorOption() {
     '-m, --mirror <url>',
     'pull-through mirror of the registry at URL, e.g. https://registry-1.docker.io, for names at the root (replaces mirror.upstreams)',
   );
+}
+
+/** --tls-cert: HTTPS with this PEM certificate (server.tls.cert); it goes with --tls-key. */
+export function tlsCertOption() {
+  return new Option(
+    '--tls-cert <file>',
+    'PEM certificate (chain) for HTTPS, read again on SIGHUP (server.tls.cert)',
+  );
+}
+
+export function tlsKeyOption() {
+  return new Option('--tls-key <file>', 'PEM private key of --tls-cert (server.tls.key)');
 }
 
 export function dataOption() {

@@ -151,6 +151,7 @@ export const configSchema = z
         listen: hostPort.default('0.0.0.0:5000'),
         shutdownTimeout: duration.default('30s'),
         trustProxy: z.boolean().default(false),
+        readOnly: z.boolean().default(false),
         tls: z
           .object({
             cert: z.string().min(1).nullable().default(null),

@@ -33,9 +33,17 @@ export interface RegistryEvent {
   actor: { name?: string };
 }
 
-export type EventListener = (event: RegistryEvent) => void;
+/**
+ * Told each event, synchronously, while the request that made it waits. A listener that must record
+ * the event durably before the response goes out (webhooks' outbox) returns the promise of that one
+ * write; the others return nothing and cost the request nothing more.
+ */
+export type EventListener = (event: RegistryEvent) => void | Promise<void>;
 
-/** Fans each event out to every listener; a listener that throws does not stop the others. */
+/**
+ * Fans each event out to every listener; a listener that throws or rejects does not stop the others
+ * and never fails the request. `publish` resolves once the promises listeners returned have settled.
+ */
 export function createEventBus(onListenerError: (err: unknown) => void) {
   const listeners: EventListener[] = [];
   return {
@@ -45,14 +53,17 @@ export function createEventBus(onListenerError: (err: unknown) => void) {
     get active(): boolean {
       return listeners.length > 0;
     },
-    publish(event: RegistryEvent): void {
+    async publish(event: RegistryEvent): Promise<void> {
+      const writes: Array<Promise<void>> = [];
       for (const listener of listeners) {
         try {
-          listener(event);
+          const written = listener(event);
+          if (written) writes.push(written.catch(onListenerError));
         } catch (err) {
           onListenerError(err);
         }
       }
+      if (writes.length > 0) await Promise.all(writes);
     },
   };
 }

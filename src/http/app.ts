@@ -1,5 +1,6 @@
-// The Koa application: error mapping, common headers, request logging, then the route table.
-import Koa from 'koa';
+// The Koa application: request metrics, error mapping, common headers, request logging, then the route
+// table.
+import Koa, { type Middleware } from 'koa';
 import type { TokenService } from '../auth/token-service.js';
 import type { Logger } from '../registry/deps.js';
 import type { Registry } from '../registry/registry.js';
@@ -27,6 +28,12 @@ export interface AppOptions {
   localNameForNamespace?: (name: string, ns: string) => string | undefined;
   /** See RouteOptions.events. */
   events?: EventBus;
+  /** See RouteOptions.readOnly. */
+  readOnly?: boolean;
+  /** Request metrics (src/metrics/http-metrics.ts): runs first, so every answer is counted. */
+  httpMetrics?: Middleware;
+  /** See RouteOptions.metricsEndpoint. */
+  metricsEndpoint?: (ctx: Koa.Context) => Promise<void>;
 }
 
 export function createApp(options: AppOptions): Koa {
@@ -36,6 +43,7 @@ export function createApp(options: AppOptions): Koa {
   app.proxy = options.trustProxy ?? false;
   const router = createRouter(options);
 
+  if (options.httpMetrics) app.use(options.httpMetrics);
   app.use(assignRequestId);
   app.use(async (ctx, next) => {
     const started = performance.now();

@@ -4,6 +4,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { TokenService } from '../auth/token-service.js';
+import { ReadOnlyError } from '../registry/errors.js';
 import { parseRepoName } from '../registry/references.js';
 import type { Registry } from '../registry/registry.js';
 import { catalog, repository, type AccessRequirement, type Authorizer } from './access.js';
@@ -73,6 +74,10 @@ export interface RouteOptions {
   localNameForNamespace?: (name: string, ns: string) => string | undefined;
   /** Where registry events go; none are made while it has no listeners. */
   events?: EventBus;
+  /** server.readOnly: every /v2 write (any method but GET and HEAD) is refused. */
+  readOnly?: boolean;
+  /** GET /metrics (Prometheus), when served on this listener (metrics.enabled, no metrics.listen). */
+  metricsEndpoint?: Handler;
 }
 
 export function routeTable({ registry, manifestMaxBytes }: RouteOptions): RouteSpec[] {
@@ -120,6 +125,7 @@ export function createRouter(options: RouteOptions): Router {
   for (const route of routeTable(options)) {
     const authorize = async (ctx: Context) => {
       const params = (ctx as unknown as { params: Record<string, string> }).params;
+      if (options.readOnly && route.method !== 'GET') throw new ReadOnlyError();
       // containerd hosts.toml mirrors: the name is the upstream's; access, handlers and the index
       // see the local name. The response says which namespace was served (OCI-Namespace).
       const ns = firstValue(ctx.query.ns);
@@ -134,7 +140,7 @@ export function createRouter(options: RouteOptions): Router {
       await route.handler(ctx);
       if (route.event && options.events?.active && ctx.status < 300) {
         const event = route.event(ctx, params);
-        if (event) options.events.publish(event);
+        if (event) await options.events.publish(event);
       }
     };
     router.register(route.path, [route.method], authorize);
@@ -143,6 +149,7 @@ export function createRouter(options: RouteOptions): Router {
   const health = healthHandlers(options.registry);
   router.get('/healthz', health.live);
   router.get('/readyz', health.ready);
+  if (options.metricsEndpoint) router.get('/metrics', options.metricsEndpoint);
   if (options.tokens) {
     // The token endpoint authenticates its own callers (Basic, OAuth2 form): no route access applies.
     const token = tokenHandlers(options.tokens, options.service ?? 'berth');

@@ -1,16 +1,19 @@
 // Moving from one machine to replicas: copies a SQLite metadata database (the metadata index, the
-// accounts, namespaces and memberships, then the pull-through mirror's cached tags, cached content and
-// counters) into an empty PostgreSQL one (`berth db copy`). Every table is copied row for row in one
-// PostgreSQL transaction, parents before children, keeping repository ids, secret hashes and
-// credential versions (tokens issued before stay valid); then the row counts of both sides are
-// compared. Nothing is written unless the whole copy succeeds. Berth must not be writing to the
-// SQLite database meanwhile (stop it, or copy a backup).
+// accounts, namespaces and memberships, the pull-through mirror's cached tags, cached content and
+// counters, then the webhook outbox's pending deliveries and per-endpoint outcomes) into an empty
+// PostgreSQL one (`berth db copy`). Every table is copied row for row in one PostgreSQL transaction,
+// parents before children, keeping repository ids, outbox numbers (so deliveries keep their order),
+// secret hashes and credential versions (tokens issued before stay valid); then the row counts of both
+// sides are compared. Nothing is written unless the whole copy succeeds. Berth must not be writing to
+// the SQLite database meanwhile (stop it, or copy a backup).
 import type { SqliteDatabase } from './db.js';
 import { inTransaction, type PostgresClient, type PostgresPool } from './postgres/db.js';
 
 interface CopiedTable {
   name: string;
   columns: readonly string[];
+  /** An identity column whose sequence must continue after the copied values. */
+  identity?: string;
 }
 
 /**
@@ -20,7 +23,7 @@ interface CopiedTable {
  * next login).
  */
 export const COPIED_TABLES: readonly CopiedTable[] = [
-  { name: 'repositories', columns: ['id', 'name', 'created_at'] },
+  { name: 'repositories', columns: ['id', 'name', 'created_at'], identity: 'id' },
   { name: 'blobs', columns: ['digest', 'size', 'created_at'] },
   { name: 'repository_blobs', columns: ['repository_id', 'digest', 'created_at'] },
   {
@@ -56,6 +59,27 @@ export const COPIED_TABLES: readonly CopiedTable[] = [
   {
     name: 'mirror_counters',
     columns: ['upstream', 'hits', 'misses', 'stale_hits', 'bytes_from_cache', 'bytes_from_upstream'],
+  },
+  {
+    name: 'outbox',
+    columns: [
+      'seq',
+      'endpoint',
+      'event_id',
+      'repository',
+      'payload',
+      'created_at',
+      'attempts',
+      'next_attempt_at',
+      'claim_holder',
+      'claim_until',
+      'last_error',
+    ],
+    identity: 'seq',
+  },
+  {
+    name: 'outbox_endpoints',
+    columns: ['endpoint', 'delivered', 'dropped', 'last_success_at', 'last_failure_at', 'last_error'],
   },
 ];
 
@@ -108,10 +132,13 @@ export async function copySqliteToPostgres(
     }
     const report: CopyReport = { rows: {} };
     for (const table of tables) report.rows[table.name] = await copyTable(sqlite, client, table);
-    // New repositories get ids after the copied ones.
-    await client.query(
-      `SELECT setval(pg_get_serial_sequence('repositories', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM repositories`,
-    );
+    // New repositories get ids, and new outbox rows numbers, after the copied ones.
+    for (const { name, identity } of tables) {
+      if (identity === undefined) continue;
+      await client.query(
+        `SELECT setval(pg_get_serial_sequence('${name}', '${identity}'), COALESCE(MAX(${identity}), 0) + 1, false) FROM ${name}`,
+      );
+    }
     for (const table of tables) {
       const { rows } = await client.query<{ count: string }>(`SELECT count(*) FROM ${table.name}`);
       const expected = sqlite.prepare(`SELECT count(*) FROM ${table.name}`).pluck().get() as number;

@@ -1,6 +1,6 @@
 // The one place that opens the configured stores (metadata.driver), for `berth serve` and the CLI
-// alike: the metadata index, the accounts, the login throttle's state and the pull-through mirror's
-// state, on the same database.
+// alike: the metadata index, the accounts, the login throttle's state, the pull-through mirror's
+// state and the webhook outbox, on the same database.
 // - sqlite: <dataDir>/berth.db (or metadata.path), migrated on open; several processes on one host
 //   may share it (the read cache follows other connections' commits).
 // - postgres: metadata.postgres.url, migrated on open under an advisory lock; no read cache, since
@@ -11,6 +11,7 @@ import type { AccountStore } from '../auth/model.js';
 import { withoutPassword } from '../config/redact.js';
 import { durationMs, type BerthConfig } from '../config/schema.js';
 import type { MirrorStore } from '../mirror/mirror-store.js';
+import type { OutboxStore } from '../notifications/outbox-store.js';
 import type { Logger } from '../registry/deps.js';
 import type { MetadataStore } from '../registry/metadata-store.js';
 import { openDatabase, otherConnectionsCommitted } from './db.js';
@@ -18,6 +19,7 @@ import { withReadCache } from './read-cache.js';
 import { createSqliteAccountStore } from './sqlite-account-store.js';
 import { createSqliteLoginThrottleStore } from './sqlite-login-throttle-store.js';
 import { createSqliteMirrorStore } from './sqlite-mirror-store.js';
+import { createSqliteOutboxStore } from './sqlite-outbox-store.js';
 import { createSqliteMetadataStore } from './sqlite-store.js';
 
 export interface OpenedStores {
@@ -27,6 +29,8 @@ export interface OpenedStores {
   loginThrottle: LoginThrottleStore;
   /** The pull-through mirror's cached tags, cached content and counters, shared likewise. */
   mirror: MirrorStore;
+  /** The webhook outbox (notifications.endpoints): pending deliveries and their outcomes, shared likewise. */
+  outbox: OutboxStore;
   /** Where the stores live, for logs: a path or a URL without its password. */
   location: string;
   close(): Promise<void>;
@@ -48,6 +52,7 @@ export async function openStores(config: BerthConfig, log: Logger): Promise<Open
     accounts: createSqliteAccountStore(db),
     loginThrottle: createSqliteLoginThrottleStore(db),
     mirror: createSqliteMirrorStore(db),
+    outbox: createSqliteOutboxStore(db),
     location: path,
     close: async () => void db.close(),
   };

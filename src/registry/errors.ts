@@ -182,6 +182,19 @@ export class UpstreamUnavailableError extends RegistryError {
   }
 }
 
+/** server.readOnly: every push and delete is refused, with a message clients print. */
+export class ReadOnlyError extends RegistryError {
+  constructor() {
+    super(
+      'UNSUPPORTED',
+      'the registry is read-only for maintenance: pulls work, pushes and deletes are refused',
+      {
+        reason: 'server.readOnly is on',
+      },
+    );
+  }
+}
+
 /** A token request the token service cannot answer (e.g. for another service); HTTP 400. */
 export class TokenRequestInvalidError extends RegistryError {
   constructor(reason: string) {

@@ -9,11 +9,13 @@ import type { AuthSecrets } from '../../src/auth-composition.js';
 import { startServer } from '../../src/server.js';
 
 export interface RunningBerth {
-  /** Base URL, e.g. http://127.0.0.1:41234 (no trailing slash). */
+  /** Base URL, e.g. http://127.0.0.1:41234 (no trailing slash; https:// with server.tls). */
   url: string;
   /** host:port, as docker/skopeo want it. */
   host: string;
   dataDir: string;
+  /** With server.tls: reads the certificate files again (RunningServer.reloadTls). */
+  reloadTls?: () => Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -30,9 +32,10 @@ export async function startBerth(
   });
   const server = await startServer(config, undefined, { announce: () => {}, ...secrets });
   return {
-    url: `http://${server.address}`,
+    url: `${server.scheme}://${server.address}`,
     host: server.address,
     dataDir,
+    reloadTls: server.reloadTls,
     async stop() {
       await server.close();
       await rm(dataDir, { recursive: true, force: true });

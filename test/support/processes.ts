@@ -8,6 +8,7 @@
 //   idempotent, and it removes the data directory only when this module created it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,7 +28,7 @@ export interface ManagedProcess {
 }
 
 export interface RegistryProcess extends ManagedProcess {
-  /** Base URL without trailing slash, e.g. http://127.0.0.1:41234 */
+  /** Base URL without trailing slash, e.g. http://127.0.0.1:41234 (https:// when started with TLS) */
   url: string;
   /** host:port, as docker/skopeo/podman want it. */
   host: string;
@@ -158,14 +159,28 @@ function signal(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
+/** Status of `GET {url}/v2/` over HTTPS, trusting `ca` (PEM) only. */
+function httpsStatus(url: string, ca: string | Buffer): Promise<number> {
+  return new Promise((resolveStatus, reject) => {
+    const req = httpsRequest(`${url}/v2/`, { ca, agent: false, timeout: 2_000 }, (res) => {
+      res.resume();
+      resolveStatus(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 /**
  * Polls `GET {url}/v2/` until any HTTP answer (200 or 401) arrives. Rejects with the child's output tail
- * when the child exits first or the deadline passes.
+ * when the child exits first or the deadline passes. An https:// URL is checked trusting `ca` only.
  */
 export async function waitForRegistry(
   url: string,
   proc: Pick<SpawnedProcess, 'hasExited' | 'output' | 'exited'>,
   timeoutMs = READY_TIMEOUT_MS,
+  ca?: string | Buffer,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError = '';
@@ -175,10 +190,16 @@ export async function waitForRegistry(
       throw new Error(`process exited (${code}) before ${url}/v2/ answered; output tail:\n${proc.output()}`);
     }
     try {
-      const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(2_000) });
-      await res.arrayBuffer();
-      if (res.status === 200 || res.status === 401) return;
-      lastError = `status ${res.status}`;
+      let status: number;
+      if (ca !== undefined) {
+        status = await httpsStatus(url, ca);
+      } else {
+        const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(2_000) });
+        await res.arrayBuffer();
+        status = res.status;
+      }
+      if (status === 200 || status === 401) return;
+      lastError = `status ${status}`;
     } catch (err) {
       lastError = (err as Error).message;
     }
@@ -193,6 +214,8 @@ async function startRegistry(
   label: string,
   dataDirOpt: string | undefined,
   launch: (dataDir: string, port: number) => Promise<SpawnedProcess>,
+  /** HTTPS: the CA (PEM) that the readiness check trusts. */
+  tlsCa?: string | Buffer,
 ): Promise<RegistryProcess> {
   const ownsDataDir = dataDirOpt === undefined;
   const dataDir = dataDirOpt ?? (await mkdtemp(join(tmpdir(), `${label}-`)));
@@ -204,7 +227,7 @@ async function startRegistry(
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     const host = `127.0.0.1:${port}`;
-    const url = `http://${host}`;
+    const url = `${tlsCa === undefined ? 'http' : 'https'}://${host}`;
     let proc: SpawnedProcess;
     try {
       proc = await launch(dataDir, port);
@@ -213,7 +236,7 @@ async function startRegistry(
       throw err;
     }
     try {
-      await waitForRegistry(url, proc);
+      await waitForRegistry(url, proc, READY_TIMEOUT_MS, tlsCa);
     } catch (err) {
       await proc.stop();
       lastError = err;
@@ -246,6 +269,8 @@ export interface BerthProcessOptions {
   env?: Record<string, string>;
   /** Receives every chunk of Berth's stdout (its pino JSON log lines), e.g. a RequestLog's `onStdout`. */
   onStdout?: (chunk: Buffer) => void;
+  /** HTTPS: `--tls-cert`/`--tls-key` files, and the CA (PEM) the readiness check trusts. */
+  tls?: { cert: string; key: string; ca: string | Buffer };
 }
 
 /** Starts `node dist/src/main.js serve --listen 127.0.0.1:PORT --data DIR` (run `npm run build` first). */
@@ -253,12 +278,26 @@ export async function startBerthProcess(opts: BerthProcessOptions = {}): Promise
   if (!existsSync(berthEntry)) {
     throw new Error(`${berthEntry} is missing: run \`npm run build\` before the e2e tests`);
   }
-  return startRegistry('berth-e2e', opts.dataDir, async (dataDir, port) =>
-    spawnManaged(
-      process.execPath,
-      [berthEntry, 'serve', '--listen', `127.0.0.1:${port}`, '--data', dataDir, ...(opts.args ?? [])],
-      { cwd: repoRoot, env: { ...process.env, ...opts.env }, onStdout: opts.onStdout },
-    ),
+  const tlsArgs = opts.tls ? ['--tls-cert', opts.tls.cert, '--tls-key', opts.tls.key] : [];
+  return startRegistry(
+    'berth-e2e',
+    opts.dataDir,
+    async (dataDir, port) =>
+      spawnManaged(
+        process.execPath,
+        [
+          berthEntry,
+          'serve',
+          '--listen',
+          `127.0.0.1:${port}`,
+          '--data',
+          dataDir,
+          ...tlsArgs,
+          ...(opts.args ?? []),
+        ],
+        { cwd: repoRoot, env: { ...process.env, ...opts.env }, onStdout: opts.onStdout },
+      ),
+    opts.tls?.ca,
   );
 }
 

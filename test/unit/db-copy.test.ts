@@ -8,8 +8,10 @@ import { openDatabase, type SqliteDatabase } from '../../src/metadata/db.js';
 import { openPostgresMetadata } from '../../src/metadata/postgres/postgres-store.js';
 import { createSqliteAccountStore } from '../../src/metadata/sqlite-account-store.js';
 import { createSqliteMirrorStore } from '../../src/metadata/sqlite-mirror-store.js';
+import { createSqliteOutboxStore } from '../../src/metadata/sqlite-outbox-store.js';
 import { createSqliteMetadataStore } from '../../src/metadata/sqlite-store.js';
 import type { MirrorStore } from '../../src/mirror/mirror-store.js';
+import type { OutboxStore } from '../../src/notifications/outbox-store.js';
 import type { ManifestRecord, MetadataStore } from '../../src/registry/metadata-store.js';
 import type { Digest, RepoName, Tag } from '../../src/registry/references.js';
 import { requirePostgres, startPostgres, type PostgresServer } from '../support/postgres.js';
@@ -172,6 +174,48 @@ async function mirrorSnapshot(store: MirrorStore) {
   };
 }
 
+/**
+ * A webhook outbox with history: deliveries made, one failed and waiting for its retry, one dropped,
+ * and pending ones queued behind each other in one repository, for two endpoints.
+ */
+async function populateOutbox(store: OutboxStore): Promise<void> {
+  const at = 1_700_000_000_000;
+  const event = (id: string, repository: string, endpoints = ['ci']) => ({
+    eventId: id,
+    repository,
+    payload: JSON.stringify({ id, repository, note: 'ünï' }),
+    endpoints,
+  });
+  await store.enqueue([event('old', 'team-a/app')], at - 10);
+  await store.dropExpired(at - 5, 10);
+  await store.enqueue(
+    [event('e1', 'team-a/app', ['ci', 'audit']), event('e2', 'team-a/app'), event('e3', 'x/y/z')],
+    at,
+  );
+  const [e1, e3] = await store.claim('ci', { holder: 'w', now: at, until: at + 10, limit: 10 });
+  await store.markDelivered(e1!.seq, at + 1);
+  await store.markFailed(e3!.seq, 'w', { at: at + 2, nextAttemptAt: at + 2_000, error: 'HTTP 502' });
+  await store.enqueue([event('e4', 'team-a/app')], at + 3);
+}
+
+/** What the outbox answers: its status, and every delivery in the order it would go out. */
+async function outboxSnapshot(store: OutboxStore) {
+  const status = await store.listStatus();
+  const now = 1_700_000_100_000;
+  const sent: unknown[] = [];
+  for (const endpoint of ['ci', 'audit']) {
+    for (;;) {
+      const claimed = await store.claim(endpoint, { holder: 'snap', now, until: now + 1, limit: 100 });
+      if (claimed.length === 0) break;
+      for (const delivery of claimed) {
+        sent.push({ ...delivery, seq: undefined });
+        await store.markDelivered(delivery.seq, now);
+      }
+    }
+  }
+  return { status, sent };
+}
+
 /** Everything a registry asks the store, in one comparable value. */
 async function snapshot(store: MetadataStore) {
   const repositories = await store.listRepositories({});
@@ -198,6 +242,7 @@ describe.skipIf(!requirePostgres('berth db copy tests'))('copying SQLite metadat
     await populate(createSqliteMetadataStore(sqlite));
     await populateAccounts(createSqliteAccountStore(sqlite));
     await populateMirror(createSqliteMirrorStore(sqlite));
+    await populateOutbox(createSqliteOutboxStore(sqlite));
   });
   afterAll(async () => {
     sqlite?.close();
@@ -220,6 +265,8 @@ describe.skipIf(!requirePostgres('berth db copy tests'))('copying SQLite metadat
         mirror_tags: 3,
         mirror_content: 6,
         mirror_counters: 2,
+        outbox: 4,
+        outbox_endpoints: 1,
       });
       expect(await snapshot(target.store)).toEqual(await snapshot(createSqliteMetadataStore(sqlite)));
       const copied = await accountSnapshot(target.accounts);
@@ -298,6 +345,53 @@ describe.skipIf(!requirePostgres('berth db copy tests'))('copying SQLite metadat
       );
       expect((await target.store.resolveTag(repo('after/copy'), 'v1' as Tag))?.digest).toBe(digest('c'));
       expect(await target.store.listRepositories({})).toContain('after/copy');
+      // The outbox: the same status, and the same deliveries in the same order (the copy delivers them
+      // in both databases here, which is why it comes last); new events are numbered after the copied.
+      const before = await target.outbox.listStatus();
+      expect(before).toEqual([
+        {
+          endpoint: 'audit',
+          pending: 1,
+          retrying: 0,
+          oldestPendingAt: 1_700_000_000_000,
+          delivered: 0,
+          dropped: 0,
+          lastSuccessAt: null,
+          lastFailureAt: null,
+          lastError: null,
+        },
+        {
+          endpoint: 'ci',
+          pending: 3,
+          retrying: 1,
+          oldestPendingAt: 1_700_000_000_000,
+          delivered: 1,
+          dropped: 1,
+          lastSuccessAt: 1_700_000_000_001,
+          lastFailureAt: 1_700_000_000_002,
+          lastError: 'HTTP 502',
+        },
+      ]);
+      const copiedOutbox = await outboxSnapshot(target.outbox);
+      expect(copiedOutbox).toEqual(await outboxSnapshot(createSqliteOutboxStore(sqlite)));
+      expect(copiedOutbox.sent.map((d) => (d as { eventId: string }).eventId)).toEqual([
+        'e2',
+        'e3',
+        'e4',
+        'e1',
+      ]);
+      await target.outbox.enqueue(
+        [{ eventId: 'after', repository: 'team-a/app', payload: '{}', endpoints: ['ci'] }],
+        1_700_000_200_000,
+      );
+      const [after] = await target.outbox.claim('ci', {
+        holder: 'w',
+        now: 1_700_000_200_000,
+        until: 1_700_000_200_001,
+        limit: 1,
+      });
+      expect(after?.eventId).toBe('after');
+      expect(after?.seq).toBeGreaterThan(4);
     } finally {
       await target.close();
       await database.drop();

@@ -4,6 +4,7 @@
 // same check limiter as logins, so parallel requests cannot flood libuv's thread pool.
 import type { Context } from 'koa';
 import type { MirrorUpstreamStatus } from '../../mirror/mirror-store.js';
+import type { EndpointDeliveryStatus } from '../../notifications/notifications.js';
 import { z } from 'zod';
 import { robotAccountName, type AccountService } from '../../auth/accounts.js';
 import type { CheckLimiter } from '../../auth/check-limiter.js';
@@ -58,11 +59,19 @@ export interface ManagementHandlerDeps {
   checks: CheckLimiter;
   /** The pull-through mirror's counters and cache sizes per upstream, when upstreams are configured. */
   mirrorStatus?: () => Promise<MirrorUpstreamStatus[]>;
+  /** The webhook deliveries per endpoint, when notifications.endpoints are configured. */
+  notificationsStatus?: () => Promise<EndpointDeliveryStatus[]>;
 }
 
 const WRONG_CURRENT_PASSWORD = 'the current password is required and must be right';
 
-export function managementHandlers({ accounts, tokens, checks, mirrorStatus }: ManagementHandlerDeps) {
+export function managementHandlers({
+  accounts,
+  tokens,
+  checks,
+  mirrorStatus,
+  notificationsStatus,
+}: ManagementHandlerDeps) {
   async function requireAccount(name: string, kind: AccountKind): Promise<Account> {
     const account = await accounts.getAccount(name);
     if (account?.kind !== kind) throw new AccountNotFoundError(name);
@@ -111,6 +120,9 @@ export function managementHandlers({ accounts, tokens, checks, mirrorStatus }: M
     },
     async mirrorStatus(ctx) {
       ctx.body = { upstreams: (await mirrorStatus?.()) ?? [] };
+    },
+    async notificationsStatus(ctx) {
+      ctx.body = { endpoints: (await notificationsStatus?.()) ?? [] };
     },
 
     async listUsers(ctx) {

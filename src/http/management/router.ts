@@ -39,6 +39,7 @@ export interface ManagementDeps extends CallerAuthenticatorDeps {
   checks: CheckLimiter;
   log: Logger;
   mirrorStatus?: ManagementHandlerDeps['mirrorStatus'];
+  notificationsStatus?: ManagementHandlerDeps['notificationsStatus'];
 }
 
 type Method = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
@@ -74,6 +75,7 @@ export function managementRoutes(h: ManagementHandlers): ManagementRoute[] {
     { method: 'PUT', path: `${ns}/members/:account`, rule: 'namespace-admin', handler: h.setMember },
     { method: 'DELETE', path: `${ns}/members/:account`, rule: 'namespace-admin', handler: h.removeMember },
     { method: 'GET', path: '/mirror', rule: 'admin', handler: h.mirrorStatus },
+    { method: 'GET', path: '/notifications', rule: 'admin', handler: h.notificationsStatus },
   ];
 }
 

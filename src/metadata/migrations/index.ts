@@ -5,6 +5,7 @@ import * as m003 from './003-upload-leases.js';
 import * as m004 from './004-job-leases.js';
 import * as m005 from './005-login-throttle.js';
 import * as m006 from './006-mirror.js';
+import * as m007 from './007-outbox.js';
 
 export interface Migration {
   version: number;
@@ -18,4 +19,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, up: m004.up },
   { version: 5, up: m005.up },
   { version: 6, up: m006.up },
+  { version: 7, up: m007.up },
 ];

@@ -1,9 +1,10 @@
 // The PostgreSQL side of src/metadata/open.ts (loaded only when metadata.driver is postgres): the
-// metadata index, the accounts, the login throttle's state and the mirror's state of one database, on
-// one pool per process.
+// metadata index, the accounts, the login throttle's state, the mirror's state and the webhook outbox
+// of one database, on one pool per process.
 import type { LoginThrottleStore } from '../../auth/login-throttle-store.js';
 import type { AccountStore } from '../../auth/model.js';
 import type { MirrorStore } from '../../mirror/mirror-store.js';
+import type { OutboxStore } from '../../notifications/outbox-store.js';
 import type { MetadataStore } from '../../registry/metadata-store.js';
 import type { PostgresOptions, PostgresPool } from './db.js';
 import { openPostgresMetadata } from './postgres-store.js';
@@ -13,6 +14,7 @@ export interface PostgresStores {
   accounts: AccountStore;
   loginThrottle: LoginThrottleStore;
   mirror: MirrorStore;
+  outbox: OutboxStore;
   pool: PostgresPool;
   /** Waits for queries in flight, then closes every connection. Idempotent. */
   close(): Promise<void>;
@@ -22,6 +24,6 @@ export interface PostgresStores {
 export async function openPostgresStores(
   options: PostgresOptions & { now?: () => number },
 ): Promise<PostgresStores> {
-  const { store, accounts, loginThrottle, mirror, pool, close } = await openPostgresMetadata(options);
-  return { metadata: store, accounts, loginThrottle, mirror, pool, close };
+  const { store, accounts, loginThrottle, mirror, outbox, pool, close } = await openPostgresMetadata(options);
+  return { metadata: store, accounts, loginThrottle, mirror, outbox, pool, close };
 }

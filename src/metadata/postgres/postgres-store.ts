@@ -5,6 +5,7 @@
 import type { LoginThrottleStore } from '../../auth/login-throttle-store.js';
 import type { AccountStore } from '../../auth/model.js';
 import type { MirrorStore } from '../../mirror/mirror-store.js';
+import type { OutboxStore } from '../../notifications/outbox-store.js';
 import type {
   ManifestRecord,
   ManifestReferences,
@@ -26,6 +27,7 @@ import {
 import { createPostgresAccountStore } from './postgres-account-store.js';
 import { createPostgresLoginThrottleStore } from './postgres-login-throttle-store.js';
 import { createPostgresMirrorStore } from './postgres-mirror-store.js';
+import { createPostgresOutboxStore } from './postgres-outbox-store.js';
 import { reportingUnavailable } from './unavailable.js';
 
 interface ManifestRow {
@@ -394,6 +396,8 @@ export interface PostgresMetadata {
   loginThrottle: LoginThrottleStore;
   /** The pull-through mirror's state, on the same pool (postgres-mirror-store.ts). */
   mirror: MirrorStore;
+  /** The webhook outbox, on the same pool (postgres-outbox-store.ts). */
+  outbox: OutboxStore;
   pool: PostgresPool;
   /** Waits for queries in flight, then closes every connection. Idempotent. */
   close(): Promise<void>;
@@ -401,7 +405,8 @@ export interface PostgresMetadata {
 
 /**
  * Connects to `options.url`, migrates the schema (advisory-locked) and returns the stores on it: one
- * pool per process, shared by the metadata, the accounts, the login throttle and the mirror.
+ * pool per process, shared by the metadata, the accounts, the login throttle, the mirror and the
+ * webhook outbox.
  */
 export async function openPostgresMetadata(
   options: PostgresOptions & { now?: () => number },
@@ -413,6 +418,7 @@ export async function openPostgresMetadata(
     accounts: createPostgresAccountStore(pool),
     loginThrottle: createPostgresLoginThrottleStore(pool),
     mirror: createPostgresMirrorStore(pool),
+    outbox: createPostgresOutboxStore(pool),
     pool,
     close: () => (closing ??= pool.end()),
   };

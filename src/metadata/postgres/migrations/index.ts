@@ -6,6 +6,7 @@ import * as m002 from './002-job-leases.js';
 import * as m003 from './003-accounts.js';
 import * as m004 from './004-login-throttle.js';
 import * as m005 from './005-mirror.js';
+import * as m006 from './006-outbox.js';
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   { version: 1, up: m001.up },
@@ -13,4 +14,5 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   { version: 3, up: m003.up },
   { version: 4, up: m004.up },
   { version: 5, up: m005.up },
+  { version: 6, up: m006.up },
 ];

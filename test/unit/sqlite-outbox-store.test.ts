@@ -1,0 +1,123 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openDatabase, schemaVersion, type SqliteDatabase } from '../../src/metadata/db.js';
+import { MIGRATIONS } from '../../src/metadata/migrations/index.js';
+import { describeOutboxStoreConformance } from '../../src/metadata/outbox-conformance.js';
+import { createSqliteAccountStore } from '../../src/metadata/sqlite-account-store.js';
+import { createSqliteOutboxStore } from '../../src/metadata/sqlite-outbox-store.js';
+
+async function onDisk() {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-outbox-store-'));
+  const path = join(dir, 'berth.db');
+  const databases: SqliteDatabase[] = [];
+  const open = (migrations = MIGRATIONS) => {
+    const db = openDatabase(path, migrations);
+    databases.push(db);
+    return db;
+  };
+  return {
+    open,
+    async cleanup() {
+      for (const db of databases) if (db.open) db.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describeOutboxStoreConformance('sqlite', async () => {
+  const { open, cleanup } = await onDisk();
+  return {
+    store: createSqliteOutboxStore(open()),
+    sibling: async () => createSqliteOutboxStore(open()),
+    cleanup,
+  };
+});
+
+describe('sqlite outbox store', () => {
+  it.each(MIGRATIONS.slice(0, -1).map((m) => m.version))(
+    'works on a v%i database migrated to the latest version',
+    async (version) => {
+      const { open, cleanup } = await onDisk();
+      try {
+        open(MIGRATIONS.slice(0, version)).close();
+        const db = open();
+        expect(schemaVersion(db)).toBe(MIGRATIONS.at(-1)?.version);
+        const outbox = createSqliteOutboxStore(db);
+        await outbox.enqueue([{ eventId: 'e1', repository: 'r', payload: '{}', endpoints: ['ci'] }], 5);
+        const [delivery] = await outbox.claim('ci', { holder: 'w', now: 5, until: 10, limit: 1 });
+        expect(await outbox.markDelivered(delivery!.seq, 6)).toBe(true);
+        expect((await outbox.listStatus())[0]).toMatchObject({ endpoint: 'ci', delivered: 1, pending: 0 });
+      } finally {
+        await cleanup();
+      }
+    },
+  );
+
+  it('finds the heads of the queues and the expired rows through indexes', () => {
+    const db = openDatabase(':memory:');
+    try {
+      const prepared: string[] = [];
+      const recording = new Proxy(db, {
+        get(target, property) {
+          if (property === 'prepare') {
+            return (sql: string) => {
+              prepared.push(sql);
+              return target.prepare(sql);
+            };
+          }
+          const value: unknown = Reflect.get(target, property);
+          return typeof value === 'function'
+            ? (value as (...args: unknown[]) => unknown).bind(target)
+            : value;
+        },
+      });
+      createSqliteOutboxStore(recording);
+      const plan = (pattern: RegExp) => {
+        const matching = prepared.filter((sql) => pattern.test(sql));
+        expect(matching).toHaveLength(1);
+        const sql = matching[0]!;
+        const named = Object.fromEntries([...sql.matchAll(/@(\w+)/g)].map((m) => [m[1], 1]));
+        const rows = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(named) as Array<{ detail: string }>;
+        return rows.map((row) => row.detail).join('\n');
+      };
+      // The heads by a loose index scan: seeks per repository, never a scan of the queued deliveries.
+      const claim = plan(/UPDATE outbox SET claim_holder/);
+      expect(claim).toMatch(/USING COVERING INDEX outbox_queue \(endpoint=\? AND repository>\?\)/);
+      expect(claim).toMatch(/USING COVERING INDEX outbox_queue \(endpoint=\? AND repository=\?\)/);
+      expect(claim).not.toMatch(/SCAN outbox/);
+      const expired = plan(/WHERE created_at < @createdBefore/);
+      expect(expired).toMatch(/USING INDEX outbox_created \(created_at<\?\)/);
+      expect(expired).not.toMatch(/TEMP B-TREE/);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('waits for a unit of work open on the same connection instead of landing inside it', async () => {
+    const db = openDatabase(':memory:');
+    try {
+      const accounts = createSqliteAccountStore(db);
+      const outbox = createSqliteOutboxStore(db);
+      let opened = () => {};
+      const open = new Promise<void>((done) => (opened = done));
+      const work = accounts.transaction(async () => {
+        opened();
+        await new Promise((done) => setTimeout(done, 10));
+        throw new Error('roll back');
+      });
+      await open;
+      const enqueued = outbox.enqueue(
+        [{ eventId: 'e1', repository: 'r', payload: '{}', endpoints: ['ci'] }],
+        1,
+      );
+      await expect(work).rejects.toThrow('roll back');
+      await enqueued;
+      // Recorded after the rollback, not inside the transaction it undid.
+      expect((await outbox.listStatus())[0]?.pending).toBe(1);
+    } finally {
+      db.close();
+    }
+  });
+});
