@@ -36,6 +36,9 @@ export interface AppOptions {
   metricsEndpoint?: (ctx: Koa.Context) => Promise<void>;
 }
 
+/** Paths that load balancers, orchestrators and Prometheus poll. */
+const PROBE_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
 export function createApp(options: AppOptions): Koa {
   const { log, logRequests } = options;
   const app = new Koa();
@@ -52,7 +55,9 @@ export function createApp(options: AppOptions): Koa {
       await next();
     } finally {
       if (logRequests) {
-        log.info(
+        // Probes and scrapes come every few seconds: at debug, so they do not drown the log.
+        const level = PROBE_PATHS.has(ctx.path) ? 'debug' : 'info';
+        log[level](
           {
             requestId: requestIdOf(ctx),
             method: ctx.method,

@@ -1,6 +1,6 @@
 // An isolated Docker daemon per caller: its own socket, data root, exec root and pid file under a short
-// temporary directory (/tmp/bd-XXXXXX; unix socket paths are limited to 108 bytes), vfs storage, no
-// iptables and no bridge, so it never touches a system daemon or the host network.
+// temporary directory (/tmp/bd-XXXXXX; unix socket paths are limited to 108 bytes), vfs storage (or
+// overlay2 on request), no iptables and no bridge, so it never touches a system daemon or the host network.
 //
 // Contract: startDockerDaemon() resolves once the daemon answers `GET /_ping`; stop() sends SIGTERM to
 // that dockerd PID only (SIGKILL after a bounded wait, then the containerd it spawned, by its pid file),
@@ -32,6 +32,12 @@ export interface DockerDaemonOptions {
   /** Extra environment for dockerd itself (e.g. HTTP_PROXY for mirror tests). */
   env?: Record<string, string>;
   readyTimeoutMs?: number;
+  /**
+   * Default vfs, which works on any file system but copies every layer whole: fine for FROM-scratch test
+   * images, minutes per step for a Debian-based build. overlay2 needs a backing file system that supports
+   * it (ext4, xfs); dockerd refuses to start otherwise, and startDockerDaemon rejects.
+   */
+  storageDriver?: 'vfs' | 'overlay2';
 }
 
 /** The docker CLI the tests use: $E2E_DOCKER, else `docker` from PATH. */
@@ -60,7 +66,7 @@ export async function startDockerDaemon(opts: DockerDaemonOptions = {}): Promise
       join(dir, 'd.pid'),
       '--config-file',
       daemonConfigPath,
-      '--storage-driver=vfs',
+      `--storage-driver=${opts.storageDriver ?? 'vfs'}`,
       '--iptables=false',
       '--ip-masq=false',
       '--ip-forward=false',

@@ -24,6 +24,7 @@ export const toolPackages = {
   initdb: 'postgresql',
   pg_ctl: 'postgresql',
   nginx: 'nginx-light',
+  debootstrap: 'debootstrap',
 } as const;
 export type ToolName = keyof typeof toolPackages;
 

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { environmentVariables, loadConfig } from '../../src/config/load.js';
 import { ConfigError, defaultConfig, durationMs, parseConfig } from '../../src/config/schema.js';
+import { flagsToConfig, type CommonFlags } from '../../src/cli/shared.js';
 
 describe('loadConfig', () => {
   let dir: string;
@@ -95,6 +96,33 @@ describe('auth settings', () => {
   });
 });
 
+describe('server.tls settings', () => {
+  it('takes cert and key together, and clientCa with them, from file, environment or flags', () => {
+    expect(defaultConfig().server.tls).toEqual({ cert: null, key: null, clientCa: null });
+    const config = loadConfig({
+      env: { BERTH_SERVER_TLS_CLIENT_CA: '/etc/berth/clients.pem' },
+      flags: { server: { tls: { cert: '/etc/berth/server.crt', key: '/etc/berth/server.key' } } },
+    });
+    expect(config.server.tls).toEqual({
+      cert: '/etc/berth/server.crt',
+      key: '/etc/berth/server.key',
+      clientCa: '/etc/berth/clients.pem',
+    });
+  });
+
+  it('refuses a cert without a key, a key without a cert, and clientCa without HTTPS', () => {
+    expect(() => parseConfig({ server: { tls: { cert: '/a.crt' } } })).toThrow(
+      /server\.tls\.key: cert and key go together/,
+    );
+    expect(() => parseConfig({ server: { tls: { key: '/a.key' } } })).toThrow(
+      /server\.tls\.cert: cert and key go together/,
+    );
+    expect(() => parseConfig({ server: { tls: { clientCa: '/ca.pem' } } })).toThrow(
+      /server\.tls\.clientCa: mutual TLS needs HTTPS/,
+    );
+  });
+});
+
 describe('durationMs', () => {
   it.each([
     ['500ms', 500],
@@ -135,33 +163,70 @@ describe('config/examples', () => {
 });
 
 describe('docker compose files', () => {
-  /** Each Berth service's environment, with compose's ${VAR...} placeholders filled in. */
-  async function berthEnvironments(file: string): Promise<Array<[string, Record<string, string>]>> {
+  interface BerthService {
+    command?: string[];
+    environment: Record<string, string>;
+    healthcheck?: { test?: string[] };
+  }
+
+  /** Each Berth service (built from docker/Dockerfile), with compose's ${VAR...} placeholders filled in. */
+  async function berthServices(file: string): Promise<Array<[string, BerthService]>> {
     const text = await readFile(fileURLToPath(new URL(`../../docker/${file}`, import.meta.url)), 'utf8');
     const compose = parseYaml(text, { merge: true }) as {
-      services: Record<string, { environment?: Record<string, string>; build?: unknown }>;
+      services: Record<string, Partial<BerthService> & { build?: unknown }>;
     };
     return Object.entries(compose.services)
       .filter(([, service]) => service.build !== undefined)
       .map(([name, service]) => [
         name,
-        Object.fromEntries(
-          Object.entries(service.environment ?? {}).map(([key, value]) => [
-            key,
-            String(value).replace(/\$\{[^}]+\}/g, 'placeholder'),
-          ]),
-        ),
+        {
+          ...service,
+          environment: Object.fromEntries(
+            Object.entries(service.environment ?? {}).map(([key, value]) => [
+              key,
+              String(value).replace(/\$\{[^}]+\}/g, 'placeholder'),
+            ]),
+          ),
+        },
       ]);
   }
 
-  it.each(['compose.yaml', 'compose.ha.yaml'])(
-    '%s gives every Berth service valid settings',
+  /** The settings `berth serve` gets from a service: its environment and the flags of its command. */
+  function serviceConfig({ command = ['serve'], environment }: BerthService) {
+    expect(command[0]).toBe('serve');
+    const flags: Record<string, string> = {};
+    for (let i = 1; i < command.length; i += 2) {
+      const [option, value] = [command[i] as string, command[i + 1]];
+      expect(option, command.join(' ')).toMatch(/^--[a-z-]+$/);
+      expect(value, `${option} needs a value`).toBeDefined();
+      flags[option.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] = value as string;
+    }
+    return loadConfig({ env: environment, flags: flagsToConfig(flags as CommonFlags) });
+  }
+
+  it.each(['compose.yaml', 'compose.mirror.yaml', 'compose.ha.yaml'])(
+    "%s gives every Berth service valid settings and the image's readiness check",
     async (file) => {
-      const services = await berthEnvironments(file);
+      const services = await berthServices(file);
       expect(services.length).toBeGreaterThan(0);
-      for (const [name, env] of services) {
-        expect(() => loadConfig({ env }), `${file}: ${name}`).not.toThrow();
+      for (const [name, service] of services) {
+        expect(() => serviceConfig(service), `${file}: ${name}`).not.toThrow();
+        expect(service.healthcheck?.test, `${file}: ${name}`).toEqual([
+          'CMD',
+          'node',
+          '/app/docker/healthcheck.mjs',
+          '/readyz',
+        ]);
       }
     },
   );
+
+  it('compose.mirror.yaml makes Berth a mirror of Docker Hub at the root', async () => {
+    const services = await berthServices('compose.mirror.yaml');
+    expect(services.map(([name]) => name)).toEqual(['berth']);
+    const config = serviceConfig(services[0]![1]);
+    expect(config.mirror.upstreams).toMatchObject([
+      { name: 'dockerhub', url: 'https://registry-1.docker.io', root: true },
+    ]);
+  });
 });
