@@ -3,20 +3,14 @@
 // binaries these tests are skipped with a warning, except in CI (CI=true), where that is a failure.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeMirrorStoreConformance } from '../../src/metadata/mirror-conformance.js';
-import { POSTGRES_MIGRATIONS } from '../../src/metadata/postgres/migrations/index.js';
-import {
-  createPostgresPool,
-  openPostgresDatabase,
-  postgresSchemaVersion,
-} from '../../src/metadata/postgres/db.js';
+import { createPostgresPool } from '../../src/metadata/postgres/db.js';
 import { createPostgresMirrorStore } from '../../src/metadata/postgres/postgres-mirror-store.js';
-import { openPostgresMetadata, type PostgresMetadata } from '../../src/metadata/postgres/postgres-store.js';
 import { StoreUnavailableError } from '../../src/registry/errors.js';
 import type { Digest, RepoName, Tag } from '../../src/registry/references.js';
 import { requirePostgres, startPostgres, type PostgresServer } from '../support/postgres.js';
 import { freePort } from '../support/processes.js';
+import { itWorksOnMigratedPostgres, postgresStores } from '../support/store-databases.js';
 
-const LATEST = POSTGRES_MIGRATIONS.at(-1)!.version;
 const digest = (c: string) => `sha256:${c.repeat(64)}` as Digest;
 const repo = (name: string) => name as RepoName;
 
@@ -29,70 +23,46 @@ describe.skipIf(!requirePostgres('the PostgreSQL mirror store tests'))('postgres
     await server?.stop();
   });
 
-  describeMirrorStoreConformance('postgres', async () => {
-    const database = await server.createDatabase();
-    const opened: PostgresMetadata[] = [];
-    const open = async () => {
-      const metadata = await openPostgresMetadata({ url: database.url, poolSize: 4 });
-      opened.push(metadata);
-      return metadata.mirror;
-    };
-    return {
-      store: await open(),
-      sibling: open,
-      async cleanup() {
-        await Promise.all(opened.map((metadata) => metadata.close()));
-        await database.drop();
-      },
-    };
-  });
+  describeMirrorStoreConformance(
+    'postgres',
+    postgresStores(
+      () => server,
+      (metadata) => metadata.mirror,
+    ),
+  );
 
-  it.each(POSTGRES_MIGRATIONS.slice(0, -1).map((m) => m.version))(
-    'works on a v%i database migrated to the latest version',
-    async (version) => {
-      const database = await server.createDatabase();
-      try {
-        const old = await openPostgresDatabase({ url: database.url }, POSTGRES_MIGRATIONS.slice(0, version));
-        expect(await postgresSchemaVersion(old)).toBe(version);
-        await old.end();
-        const metadata = await openPostgresMetadata({ url: database.url, poolSize: 2 });
-        try {
-          expect(await postgresSchemaVersion(metadata.pool)).toBe(LATEST);
-          await metadata.mirror.recordCached({
-            upstream: 'hub',
-            repository: repo('library/alpine'),
-            digest: digest('1'),
-            kind: 'manifest',
-            size: 10,
-            at: 5,
-          });
-          await metadata.mirror.markTagChecked(repo('library/alpine'), 'latest' as Tag, digest('1'), 5);
-          await metadata.mirror.addCounters('hub', {
-            hits: 1,
-            misses: 2,
-            staleHits: 0,
-            bytesFromCache: 3,
-            bytesFromUpstream: 4,
-          });
-          expect(await metadata.mirror.isCachedRepository(repo('library/alpine'))).toBe(true);
-          expect(await metadata.mirror.listStatus()).toEqual([
-            {
-              upstream: 'hub',
-              hits: 1,
-              misses: 2,
-              staleHits: 0,
-              bytesFromCache: 3,
-              bytesFromUpstream: 4,
-              cachedBytes: 10,
-              cachedItems: 1,
-            },
-          ]);
-        } finally {
-          await metadata.close();
-        }
-      } finally {
-        await database.drop();
-      }
+  itWorksOnMigratedPostgres(
+    () => server,
+    async (metadata) => {
+      await metadata.mirror.recordCached({
+        upstream: 'hub',
+        repository: repo('library/alpine'),
+        digest: digest('1'),
+        kind: 'manifest',
+        size: 10,
+        at: 5,
+      });
+      await metadata.mirror.markTagChecked(repo('library/alpine'), 'latest' as Tag, digest('1'), 5);
+      await metadata.mirror.addCounters('hub', {
+        hits: 1,
+        misses: 2,
+        staleHits: 0,
+        bytesFromCache: 3,
+        bytesFromUpstream: 4,
+      });
+      expect(await metadata.mirror.isCachedRepository(repo('library/alpine'))).toBe(true);
+      expect(await metadata.mirror.listStatus()).toEqual([
+        {
+          upstream: 'hub',
+          hits: 1,
+          misses: 2,
+          staleHits: 0,
+          bytesFromCache: 3,
+          bytesFromUpstream: 4,
+          cachedBytes: 10,
+          cachedItems: 1,
+        },
+      ]);
     },
   );
 });

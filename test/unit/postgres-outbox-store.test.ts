@@ -3,19 +3,13 @@
 // binaries these tests are skipped with a warning, except in CI (CI=true), where that is a failure.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeOutboxStoreConformance } from '../../src/metadata/outbox-conformance.js';
-import { POSTGRES_MIGRATIONS } from '../../src/metadata/postgres/migrations/index.js';
-import {
-  createPostgresPool,
-  openPostgresDatabase,
-  postgresSchemaVersion,
-} from '../../src/metadata/postgres/db.js';
+import { createPostgresPool } from '../../src/metadata/postgres/db.js';
 import { createPostgresOutboxStore } from '../../src/metadata/postgres/postgres-outbox-store.js';
 import { openPostgresMetadata, type PostgresMetadata } from '../../src/metadata/postgres/postgres-store.js';
 import { StoreUnavailableError } from '../../src/registry/errors.js';
 import { requirePostgres, startPostgres, type PostgresServer } from '../support/postgres.js';
 import { freePort } from '../support/processes.js';
-
-const LATEST = POSTGRES_MIGRATIONS.at(-1)!.version;
+import { itWorksOnMigratedPostgres, postgresStores } from '../support/store-databases.js';
 
 describe.skipIf(!requirePostgres('the PostgreSQL outbox store tests'))('postgres outbox store', () => {
   let server: PostgresServer;
@@ -26,46 +20,22 @@ describe.skipIf(!requirePostgres('the PostgreSQL outbox store tests'))('postgres
     await server?.stop();
   });
 
-  describeOutboxStoreConformance('postgres', async () => {
-    const database = await server.createDatabase();
-    const opened: PostgresMetadata[] = [];
-    const open = async () => {
-      const metadata = await openPostgresMetadata({ url: database.url, poolSize: 4 });
-      opened.push(metadata);
-      return metadata.outbox;
-    };
-    return {
-      store: await open(),
-      sibling: open,
-      async cleanup() {
-        await Promise.all(opened.map((metadata) => metadata.close()));
-        await database.drop();
-      },
-    };
-  });
+  describeOutboxStoreConformance(
+    'postgres',
+    postgresStores(
+      () => server,
+      (metadata) => metadata.outbox,
+    ),
+  );
 
-  it.each(POSTGRES_MIGRATIONS.slice(0, -1).map((m) => m.version))(
-    'works on a v%i database migrated to the latest version',
-    async (version) => {
-      const database = await server.createDatabase();
-      try {
-        const old = await openPostgresDatabase({ url: database.url }, POSTGRES_MIGRATIONS.slice(0, version));
-        expect(await postgresSchemaVersion(old)).toBe(version);
-        await old.end();
-        const metadata = await openPostgresMetadata({ url: database.url, poolSize: 2 });
-        try {
-          expect(await postgresSchemaVersion(metadata.pool)).toBe(LATEST);
-          const { outbox } = metadata;
-          await outbox.enqueue([{ eventId: 'e1', repository: 'r', payload: '{}', endpoints: ['ci'] }], 5);
-          const [delivery] = await outbox.claim('ci', { holder: 'w', now: 5, until: 10, limit: 1 });
-          expect(await outbox.markDelivered(delivery!.seq, 6)).toBe(true);
-          expect((await outbox.listStatus())[0]).toMatchObject({ endpoint: 'ci', delivered: 1, pending: 0 });
-        } finally {
-          await metadata.close();
-        }
-      } finally {
-        await database.drop();
-      }
+  itWorksOnMigratedPostgres(
+    () => server,
+    async (metadata) => {
+      const { outbox } = metadata;
+      await outbox.enqueue([{ eventId: 'e1', repository: 'r', payload: '{}', endpoints: ['ci'] }], 5);
+      const [delivery] = await outbox.claim('ci', { holder: 'w', now: 5, until: 10, limit: 1 });
+      expect(await outbox.markDelivered(delivery!.seq, 6)).toBe(true);
+      expect((await outbox.listStatus())[0]).toMatchObject({ endpoint: 'ci', delivered: 1, pending: 0 });
     },
   );
 

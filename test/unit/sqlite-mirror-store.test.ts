@@ -1,88 +1,49 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openDatabase, schemaVersion, type SqliteDatabase } from '../../src/metadata/db.js';
-import { MIGRATIONS } from '../../src/metadata/migrations/index.js';
+import { openDatabase } from '../../src/metadata/db.js';
 import { describeMirrorStoreConformance } from '../../src/metadata/mirror-conformance.js';
 import { createSqliteAccountStore } from '../../src/metadata/sqlite-account-store.js';
 import { createSqliteMirrorStore } from '../../src/metadata/sqlite-mirror-store.js';
 import type { Digest, RepoName, Tag } from '../../src/registry/references.js';
+import { itWorksOnMigratedSqlite, sqliteStores } from '../support/store-databases.js';
 
 const digest = (c: string) => `sha256:${c.repeat(64)}` as Digest;
 const repo = (name: string) => name as RepoName;
 
-async function onDisk() {
-  const dir = await mkdtemp(join(tmpdir(), 'berth-mirror-store-'));
-  const path = join(dir, 'berth.db');
-  const databases: SqliteDatabase[] = [];
-  const open = (migrations = MIGRATIONS) => {
-    const db = openDatabase(path, migrations);
-    databases.push(db);
-    return db;
-  };
-  return {
-    open,
-    async cleanup() {
-      for (const db of databases) if (db.open) db.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-describeMirrorStoreConformance('sqlite', async () => {
-  const { open, cleanup } = await onDisk();
-  return {
-    store: createSqliteMirrorStore(open()),
-    sibling: async () => createSqliteMirrorStore(open()),
-    cleanup,
-  };
-});
+describeMirrorStoreConformance('sqlite', sqliteStores(createSqliteMirrorStore));
 
 describe('sqlite mirror store', () => {
-  it.each(MIGRATIONS.slice(0, -1).map((m) => m.version))(
-    'works on a v%i database migrated to the latest version',
-    async (version) => {
-      const { open, cleanup } = await onDisk();
-      try {
-        open(MIGRATIONS.slice(0, version)).close();
-        const db = open();
-        expect(schemaVersion(db)).toBe(MIGRATIONS.at(-1)?.version);
-        const mirror = createSqliteMirrorStore(db);
-        await mirror.recordCached({
-          upstream: 'hub',
-          repository: repo('library/alpine'),
-          digest: digest('1'),
-          kind: 'manifest',
-          size: 10,
-          at: 5,
-        });
-        await mirror.markTagChecked(repo('library/alpine'), 'latest' as Tag, digest('1'), 5);
-        await mirror.addCounters('hub', {
-          hits: 1,
-          misses: 2,
-          staleHits: 0,
-          bytesFromCache: 3,
-          bytesFromUpstream: 4,
-        });
-        expect(await mirror.isCachedRepository(repo('library/alpine'))).toBe(true);
-        expect(await mirror.listStatus()).toEqual([
-          {
-            upstream: 'hub',
-            hits: 1,
-            misses: 2,
-            staleHits: 0,
-            bytesFromCache: 3,
-            bytesFromUpstream: 4,
-            cachedBytes: 10,
-            cachedItems: 1,
-          },
-        ]);
-      } finally {
-        await cleanup();
-      }
-    },
-  );
+  itWorksOnMigratedSqlite(async (db) => {
+    const mirror = createSqliteMirrorStore(db);
+    await mirror.recordCached({
+      upstream: 'hub',
+      repository: repo('library/alpine'),
+      digest: digest('1'),
+      kind: 'manifest',
+      size: 10,
+      at: 5,
+    });
+    await mirror.markTagChecked(repo('library/alpine'), 'latest' as Tag, digest('1'), 5);
+    await mirror.addCounters('hub', {
+      hits: 1,
+      misses: 2,
+      staleHits: 0,
+      bytesFromCache: 3,
+      bytesFromUpstream: 4,
+    });
+    expect(await mirror.isCachedRepository(repo('library/alpine'))).toBe(true);
+    expect(await mirror.listStatus()).toEqual([
+      {
+        upstream: 'hub',
+        hits: 1,
+        misses: 2,
+        staleHits: 0,
+        bytesFromCache: 3,
+        bytesFromUpstream: 4,
+        cachedBytes: 10,
+        cachedItems: 1,
+      },
+    ]);
+  });
 
   it('finds eviction candidates, a repository and the tags to forget through indexes, without sorting', () => {
     const db = openDatabase(':memory:');

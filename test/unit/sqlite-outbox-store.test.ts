@@ -1,59 +1,20 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openDatabase, schemaVersion, type SqliteDatabase } from '../../src/metadata/db.js';
-import { MIGRATIONS } from '../../src/metadata/migrations/index.js';
+import { openDatabase } from '../../src/metadata/db.js';
 import { describeOutboxStoreConformance } from '../../src/metadata/outbox-conformance.js';
 import { createSqliteAccountStore } from '../../src/metadata/sqlite-account-store.js';
 import { createSqliteOutboxStore } from '../../src/metadata/sqlite-outbox-store.js';
+import { itWorksOnMigratedSqlite, sqliteStores } from '../support/store-databases.js';
 
-async function onDisk() {
-  const dir = await mkdtemp(join(tmpdir(), 'berth-outbox-store-'));
-  const path = join(dir, 'berth.db');
-  const databases: SqliteDatabase[] = [];
-  const open = (migrations = MIGRATIONS) => {
-    const db = openDatabase(path, migrations);
-    databases.push(db);
-    return db;
-  };
-  return {
-    open,
-    async cleanup() {
-      for (const db of databases) if (db.open) db.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-describeOutboxStoreConformance('sqlite', async () => {
-  const { open, cleanup } = await onDisk();
-  return {
-    store: createSqliteOutboxStore(open()),
-    sibling: async () => createSqliteOutboxStore(open()),
-    cleanup,
-  };
-});
+describeOutboxStoreConformance('sqlite', sqliteStores(createSqliteOutboxStore));
 
 describe('sqlite outbox store', () => {
-  it.each(MIGRATIONS.slice(0, -1).map((m) => m.version))(
-    'works on a v%i database migrated to the latest version',
-    async (version) => {
-      const { open, cleanup } = await onDisk();
-      try {
-        open(MIGRATIONS.slice(0, version)).close();
-        const db = open();
-        expect(schemaVersion(db)).toBe(MIGRATIONS.at(-1)?.version);
-        const outbox = createSqliteOutboxStore(db);
-        await outbox.enqueue([{ eventId: 'e1', repository: 'r', payload: '{}', endpoints: ['ci'] }], 5);
-        const [delivery] = await outbox.claim('ci', { holder: 'w', now: 5, until: 10, limit: 1 });
-        expect(await outbox.markDelivered(delivery!.seq, 6)).toBe(true);
-        expect((await outbox.listStatus())[0]).toMatchObject({ endpoint: 'ci', delivered: 1, pending: 0 });
-      } finally {
-        await cleanup();
-      }
-    },
-  );
+  itWorksOnMigratedSqlite(async (db) => {
+    const outbox = createSqliteOutboxStore(db);
+    await outbox.enqueue([{ eventId: 'e1', repository: 'r', payload: '{}', endpoints: ['ci'] }], 5);
+    const [delivery] = await outbox.claim('ci', { holder: 'w', now: 5, until: 10, limit: 1 });
+    expect(await outbox.markDelivered(delivery!.seq, 6)).toBe(true);
+    expect((await outbox.listStatus())[0]).toMatchObject({ endpoint: 'ci', delivered: 1, pending: 0 });
+  });
 
   it('finds the heads of the queues and the expired rows through indexes', () => {
     const db = openDatabase(':memory:');
