@@ -113,3 +113,37 @@ export function itWorksOnMigratedPostgres(
     },
   );
 }
+
+/**
+ * The query plans of the statements that `create` prepares on `db` (a store factory): `plan(pattern)`
+ * explains the one statement matching `pattern`, every parameter bound to `sample`.
+ */
+export function preparedStatementPlans(
+  db: SqliteDatabase,
+  create: (db: SqliteDatabase) => unknown,
+  sample: unknown = 1,
+): (pattern: RegExp) => string {
+  const prepared: string[] = [];
+  const recording = new Proxy(db, {
+    get(target, property) {
+      if (property === 'prepare') {
+        return (sql: string) => {
+          prepared.push(sql);
+          return target.prepare(sql);
+        };
+      }
+      const value: unknown = Reflect.get(target, property);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  create(recording);
+  return (pattern) => {
+    const matching = prepared.filter((sql) => pattern.test(sql));
+    expect(matching).toHaveLength(1);
+    const sql = matching[0] as string;
+    const named = Object.fromEntries([...sql.matchAll(/@(\w+)/g)].map((m) => [m[1], sample]));
+    const explain = db.prepare(`EXPLAIN QUERY PLAN ${sql}`);
+    const rows = (sql.includes('?') ? explain.all(sample) : explain.all(named)) as Array<{ detail: string }>;
+    return rows.map((row) => row.detail).join('\n');
+  };
+}

@@ -4,7 +4,7 @@ import { describeMirrorStoreConformance } from '../../src/metadata/mirror-confor
 import { createSqliteAccountStore } from '../../src/metadata/sqlite-account-store.js';
 import { createSqliteMirrorStore } from '../../src/metadata/sqlite-mirror-store.js';
 import type { Digest, RepoName, Tag } from '../../src/registry/references.js';
-import { itWorksOnMigratedSqlite, sqliteStores } from '../support/store-databases.js';
+import { itWorksOnMigratedSqlite, preparedStatementPlans, sqliteStores } from '../support/store-databases.js';
 
 const digest = (c: string) => `sha256:${c.repeat(64)}` as Digest;
 const repo = (name: string) => name as RepoName;
@@ -49,31 +49,7 @@ describe('sqlite mirror store', () => {
     const db = openDatabase(':memory:');
     try {
       // The store's own statements, as it prepares them.
-      const prepared: string[] = [];
-      const recording = new Proxy(db, {
-        get(target, property) {
-          if (property === 'prepare') {
-            return (sql: string) => {
-              prepared.push(sql);
-              return target.prepare(sql);
-            };
-          }
-          const value: unknown = Reflect.get(target, property);
-          return typeof value === 'function'
-            ? (value as (...args: unknown[]) => unknown).bind(target)
-            : value;
-        },
-      });
-      createSqliteMirrorStore(recording);
-      const plan = (pattern: RegExp) => {
-        const matching = prepared.filter((sql) => pattern.test(sql));
-        expect(matching).toHaveLength(1);
-        const sql = matching[0]!;
-        const named = Object.fromEntries([...sql.matchAll(/@(\w+)/g)].map((m) => [m[1], null]));
-        const explain = db.prepare(`EXPLAIN QUERY PLAN ${sql}`);
-        const rows = (sql.includes('?') ? explain.all('x') : explain.all(named)) as Array<{ detail: string }>;
-        return rows.map((row) => row.detail).join('\n');
-      };
+      const plan = preparedStatementPlans(db, createSqliteMirrorStore, 'x');
       const eviction = plan(/ORDER BY last_pulled_at/);
       expect(eviction).toMatch(
         /USING (COVERING )?INDEX mirror_content_pulled \(upstream=\? AND last_pulled_at<\?\)/,

@@ -3,7 +3,7 @@ import { openDatabase } from '../../src/metadata/db.js';
 import { describeOutboxStoreConformance } from '../../src/metadata/outbox-conformance.js';
 import { createSqliteAccountStore } from '../../src/metadata/sqlite-account-store.js';
 import { createSqliteOutboxStore } from '../../src/metadata/sqlite-outbox-store.js';
-import { itWorksOnMigratedSqlite, sqliteStores } from '../support/store-databases.js';
+import { itWorksOnMigratedSqlite, preparedStatementPlans, sqliteStores } from '../support/store-databases.js';
 
 describeOutboxStoreConformance('sqlite', sqliteStores(createSqliteOutboxStore));
 
@@ -19,30 +19,7 @@ describe('sqlite outbox store', () => {
   it('finds the heads of the queues and the expired rows through indexes', () => {
     const db = openDatabase(':memory:');
     try {
-      const prepared: string[] = [];
-      const recording = new Proxy(db, {
-        get(target, property) {
-          if (property === 'prepare') {
-            return (sql: string) => {
-              prepared.push(sql);
-              return target.prepare(sql);
-            };
-          }
-          const value: unknown = Reflect.get(target, property);
-          return typeof value === 'function'
-            ? (value as (...args: unknown[]) => unknown).bind(target)
-            : value;
-        },
-      });
-      createSqliteOutboxStore(recording);
-      const plan = (pattern: RegExp) => {
-        const matching = prepared.filter((sql) => pattern.test(sql));
-        expect(matching).toHaveLength(1);
-        const sql = matching[0]!;
-        const named = Object.fromEntries([...sql.matchAll(/@(\w+)/g)].map((m) => [m[1], 1]));
-        const rows = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(named) as Array<{ detail: string }>;
-        return rows.map((row) => row.detail).join('\n');
-      };
+      const plan = preparedStatementPlans(db, createSqliteOutboxStore);
       // The heads by a loose index scan: seeks per repository, never a scan of the queued deliveries.
       const claim = plan(/UPDATE outbox SET claim_holder/);
       expect(claim).toMatch(/USING COVERING INDEX outbox_queue \(endpoint=\? AND repository>\?\)/);
