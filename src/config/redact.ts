@@ -16,14 +16,34 @@ export function withoutPassword(url: string): string {
   }
 }
 
+const redactedOrNull = (value: string | null) => (value === null ? null : REDACTED);
+
 export function redactSecrets(config: BerthConfig): BerthConfig {
   const { s3 } = config.storage;
   const { postgres } = config.metadata;
   return {
     ...config,
+    mirror: {
+      ...config.mirror,
+      upstreams: config.mirror.upstreams.map((upstream) => ({
+        ...upstream,
+        url: withoutPassword(upstream.url),
+        password: redactedOrNull(upstream.password),
+      })),
+    },
+    notifications: {
+      ...config.notifications,
+      // Header values are often credentials (Authorization: Bearer ...): only their names are shown.
+      endpoints: config.notifications.endpoints.map((endpoint) => ({
+        ...endpoint,
+        url: withoutPassword(endpoint.url),
+        secret: redactedOrNull(endpoint.secret),
+        headers: Object.fromEntries(Object.keys(endpoint.headers).map((name) => [name, REDACTED])),
+      })),
+    },
     storage: {
       ...config.storage,
-      s3: { ...s3, secretAccessKey: s3.secretAccessKey === null ? null : REDACTED },
+      s3: { ...s3, secretAccessKey: redactedOrNull(s3.secretAccessKey) },
     },
     metadata: {
       ...config.metadata,

@@ -75,6 +75,13 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
+/** A config file with `text`, in a directory of its own. */
+async function configFile(text: string): Promise<string> {
+  const file = join(await tempDir(), 'berth.yaml');
+  await writeFile(file, text);
+  return file;
+}
+
 async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
@@ -246,12 +253,6 @@ describe('berth serve', () => {
 });
 
 describe('bad settings', () => {
-  async function configFile(text: string): Promise<string> {
-    const file = join(await tempDir(), 'berth.yaml');
-    await writeFile(file, text);
-    return file;
-  }
-
   interface BadCase {
     args?: string[];
     env?: Record<string, string>;
@@ -359,6 +360,36 @@ describe('berth config check', () => {
     const shown = parseYaml(run.stdout) as ReturnType<typeof defaultConfig>;
     expect(shown.metadata.postgres.url).toBe('postgres://berth:%3Credacted%3E@db.internal:5432/berth');
     expect(shown.storage.s3.secretAccessKey).toBe('<redacted>');
+  });
+
+  it('never prints mirror credentials or webhook secrets and header values', async () => {
+    const file = await configFile(
+      [
+        'mirror:',
+        '  upstreams:',
+        '    - name: hub',
+        '      url: https://mirror-user:hunter2-url@registry.example',
+        '      prefix: hub',
+        '      username: mirror-user',
+        '      password: hunter2-mirror',
+        'notifications:',
+        '  endpoints:',
+        '    - name: ci',
+        '      url: https://hooks.example/registry',
+        '      secret: hunter2-hmac',
+        '      headers:',
+        '        Authorization: Bearer hunter2-header',
+      ].join('\n'),
+    );
+    const run = await runCli(['config', 'check', '--config', file]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).not.toMatch(/hunter2/);
+    const shown = parseYaml(run.stdout) as ReturnType<typeof defaultConfig>;
+    expect(shown.mirror.upstreams[0]).toMatchObject({ username: 'mirror-user', password: '<redacted>' });
+    expect(shown.notifications.endpoints[0]).toMatchObject({
+      secret: '<redacted>',
+      headers: { Authorization: '<redacted>' },
+    });
   });
 
   it('refuses metadata.driver postgres without a connection URL, naming the key', async () => {
