@@ -11,6 +11,7 @@ import { createFilesystemDriver } from '../storage-drivers/filesystem.js';
 import { createMemoryDriver } from '../storage-drivers/memory.js';
 import type { StorageDriver } from '../storage-drivers/types.js';
 import { composeAuth, type AuthSecrets } from './auth-composition.js';
+import { withoutPassword } from './config/redact.js';
 import { durationMs, type BerthConfig } from './config/schema.js';
 import { createEventBus } from './events/registry-event.js';
 import { createApp } from './http/app.js';
@@ -303,7 +304,9 @@ export async function startServer(
       storage: driver.name,
       metadata: `${config.metadata.driver} ${stores.location}`,
       auth: config.auth.mode,
-      ...(mirror ? { mirror: config.mirror.upstreams.map((u) => `${u.name} ${u.url}`) } : {}),
+      ...(mirror
+        ? { mirror: config.mirror.upstreams.map((u) => `${u.name} ${withoutPassword(u.url)}`) }
+        : {}),
       ...(notifications ? { webhooks: config.notifications.endpoints.map((e) => e.name) } : {}),
       dataDir: resolve(config.dataDir),
     },

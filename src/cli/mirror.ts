@@ -1,6 +1,7 @@
 // `berth mirror status`: what the pull-through mirror did, per configured upstream, from the counters
 // every replica writes to the metadata database (at most a few seconds behind).
 import { Command, Option } from 'commander';
+import { withoutPassword } from '../config/redact.js';
 import { emptyStatus, type MirrorUpstreamStatus } from '../mirror/mirror-store.js';
 import { configFromFlags, configOption, dataOption, withStores, type CommonFlags } from './shared.js';
 
@@ -25,7 +26,7 @@ export function mirrorCommand(): Command {
       const byName = new Map(stored.map((s) => [s.upstream, s]));
       const rows = config.mirror.upstreams.map((u) => ({
         ...(byName.get(u.name) ?? emptyStatus(u.name)),
-        url: u.url,
+        url: withoutPassword(u.url),
         route: [u.root ? '/' : null, u.prefix ? `${u.prefix}/` : null].filter(Boolean).join(' '),
       }));
       if (flags.json) {
