@@ -28,7 +28,10 @@ export async function runServe(config: BerthConfig): Promise<void> {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
-  // Only with HTTPS: otherwise SIGHUP keeps its default (the process ends), as before.
+  // SIGHUP (systemctl reload, logrotate) never ends Berth: with HTTPS it reads the certificate again.
   const reloadTls = running.reloadTls;
-  if (reloadTls) process.on('SIGHUP', () => void reloadTls());
+  process.on('SIGHUP', () => {
+    if (reloadTls) void reloadTls();
+    else log.info({ signal: 'SIGHUP' }, 'nothing to reload without server.tls');
+  });
 }

@@ -6,7 +6,7 @@
 // name and renamed, so a Berth reloading on SIGHUP never reads half a file. A directory that already
 // holds ca.crt and ca.key keeps its CA: a new server certificate from it needs nothing new on clients.
 import { Command, InvalidArgumentError } from 'commander';
-import { X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -33,9 +33,13 @@ function positiveInt(max: number) {
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
+/**
+ * Writes `path` whole or not at all. The temporary file is new (O_EXCL, a random name), so its `mode`
+ * holds: a leftover or planted file (or symlink) of that name fails the write instead of being reused.
+ */
 async function writeAtomically(path: string, content: string, mode: number): Promise<void> {
-  const temporary = `${path}.tmp-${process.pid}`;
-  await writeFile(temporary, content, { mode });
+  const temporary = `${path}.tmp-${randomBytes(8).toString('hex')}`;
+  await writeFile(temporary, content, { mode, flag: 'wx' });
   await rename(temporary, path);
 }
 

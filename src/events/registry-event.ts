@@ -53,17 +53,23 @@ export function createEventBus(onListenerError: (err: unknown) => void) {
     get active(): boolean {
       return listeners.length > 0;
     },
+    /**
+     * Resolves once every listener that returned a promise settled; rejects with the first failure of
+     * those (a durable record that could not be made), so the caller can fail its request.
+     */
     async publish(event: RegistryEvent): Promise<void> {
       const writes: Array<Promise<void>> = [];
       for (const listener of listeners) {
         try {
           const written = listener(event);
-          if (written) writes.push(written.catch(onListenerError));
+          if (written) writes.push(written);
         } catch (err) {
           onListenerError(err);
         }
       }
-      if (writes.length > 0) await Promise.all(writes);
+      if (writes.length === 0) return;
+      const failed = (await Promise.allSettled(writes)).find((result) => result.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
     },
   };
 }

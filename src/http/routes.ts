@@ -4,7 +4,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { TokenService } from '../auth/token-service.js';
-import { ReadOnlyError } from '../registry/errors.js';
+import { ReadOnlyError, StoreUnavailableError } from '../registry/errors.js';
 import { parseRepoName } from '../registry/references.js';
 import type { Registry } from '../registry/registry.js';
 import { catalog, repository, type AccessRequirement, type Authorizer } from './access.js';
@@ -16,7 +16,7 @@ import { manifestHandlers } from './handlers/manifests.js';
 import { tokenHandlers } from './handlers/token.js';
 import { uploadHandlers } from './handlers/uploads.js';
 import { mountManagementApi, type ManagementDeps } from './management/router.js';
-import type { EventBus } from '../events/registry-event.js';
+import type { EventBus, RegistryEvent } from '../events/registry-event.js';
 import {
   blobCommitted,
   blobDeleted,
@@ -119,6 +119,22 @@ export function routeTable({ registry, manifestMaxBytes }: RouteOptions): RouteS
   ];
 }
 
+/**
+ * Publishes a registry event. A change (push, delete, mount) whose durable event could not be recorded
+ * answers 503 instead of success, so the client retries (pushes are idempotent) rather than a webhook
+ * silently missing it; a pull is served anyway (its event is logged as not recorded).
+ */
+async function publishEvent(events: EventBus, event: RegistryEvent): Promise<void> {
+  try {
+    await events.publish(event);
+  } catch (err) {
+    if (event.action === 'pull') return;
+    throw new StoreUnavailableError(
+      `the ${event.action} was done but its event could not be recorded for webhooks (${(err as Error).message}): retry it`,
+    );
+  }
+}
+
 /** Builds the router; GET routes answer HEAD too (handlers check ctx.method). */
 export function createRouter(options: RouteOptions): Router {
   const router = new Router();
@@ -140,7 +156,7 @@ export function createRouter(options: RouteOptions): Router {
       await route.handler(ctx);
       if (route.event && options.events?.active && ctx.status < 300) {
         const event = route.event(ctx, params);
-        if (event) await options.events.publish(event);
+        if (event) await publishEvent(options.events, event);
       }
     };
     router.register(route.path, [route.method], authorize);

@@ -134,9 +134,11 @@ export class BlobFill {
         this.events.emit('change');
       }
     } finally {
-      await handle?.close();
+      // Cleanup failures (a descriptor that will not close, a spool that will not go) must not reject
+      // `settled`: nobody awaits it to the end, and an unhandled rejection ends the process.
+      await handle?.close().catch(() => {});
       if (this.opening > 0) await once(this.events, 'opened');
-      await rm(this.spoolPath, { force: true });
+      await rm(this.spoolPath, { force: true }).catch(() => {});
     }
   }
 }

@@ -18,6 +18,8 @@ import type { Logger } from '../registry/deps.js';
 import {
   BlobUnknownError,
   DeniedError,
+  DigestInvalidError,
+  RegistryError,
   ManifestTooLargeError,
   ManifestUnknownError,
   UpstreamUnavailableError,
@@ -29,6 +31,7 @@ import type { ManifestRecord, MetadataStore } from '../registry/metadata-store.j
 import {
   digestAlgorithm,
   formatDigest,
+  parseDigest,
   type Digest,
   type Reference,
   type RepoName,
@@ -36,7 +39,7 @@ import {
 } from '../registry/references.js';
 import { storeManifest } from '../registry/manifests.js';
 import type { UpstreamSource } from '../registry/upstream-source.js';
-import { BlobFill } from './blob-fill.js';
+import { BlobFill, BlobFillError } from './blob-fill.js';
 import { createCircuitBreaker, type CircuitBreaker } from './circuit-breaker.js';
 import {
   emptyStatus,
@@ -94,6 +97,8 @@ interface FillEntry {
   /** Local repositories the blob is linked to once verified. */
   repositories: Set<RepoName>;
   published: boolean;
+  /** Over, its spool removed: readers must come from storage or a new download. */
+  settled: boolean;
 }
 
 /** Everything Berth can store, most capable first: the upstream picks (an index for multi-arch). */
@@ -112,6 +117,21 @@ const KNOWN_CACHED_MAX = 10_000;
 const KNOWN_CACHED_MS = 60_000;
 
 const scopeOf = (remoteName: string) => `repository:${remoteName}:pull`;
+
+function isVerifiableDigest(value: string): boolean {
+  try {
+    parseDigest(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A failure of the connection to the upstream mid-body (reset, timeout), as undici reports them. */
+function isNetworkError(err: Error): boolean {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  return code.startsWith('UND_ERR') || ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED'].includes(code);
+}
 
 export async function createMirror(deps: MirrorDeps) {
   const { driver, metadata, store, log, clock } = deps;
@@ -314,7 +334,9 @@ export async function createMirror(deps: MirrorDeps) {
       );
       await expectOk(upstream, response, () => new ManifestUnknownError(tag));
       await response.body.dump();
-      return header(response.headers, 'docker-content-digest') as Digest | undefined;
+      // An upstream's header is data: one that is not a digest Berth verifies is ignored (GET by tag).
+      const announced = header(response.headers, 'docker-content-digest');
+      return announced !== undefined && isVerifiableDigest(announced) ? (announced as Digest) : undefined;
     });
   }
 
@@ -421,19 +443,28 @@ export async function createMirror(deps: MirrorDeps) {
   /**
    * Where a blob that the index lacks for `repository` comes from: bytes already stored (for another
    * repository) that the upstream confirms, or the one download of it, started here when none runs.
-   * Every request for the same upstream and digest that arrives meanwhile gets the same answer.
+   * Every request for the same upstream and digest that arrives meanwhile gets the same answer;
+   * undefined when that answer was a refusal of the repository that asked first.
    */
   async function blobSource(
     route: Route,
     repository: RepoName,
     digest: Digest,
-  ): Promise<FillEntry | StoredBlob> {
+  ): Promise<FillEntry | StoredBlob | undefined> {
     const key = `${route.upstream.name}|${digest}`;
     const active = fills.get(key);
     // A download that failed is over, even while its spool is being removed: start another.
     if (active && !active.fill.failed()) return active;
     const pending = starting.get(key);
-    if (pending) return pending;
+    if (pending) {
+      // Decided for another request, maybe of another repository: its refusal is not this one's.
+      try {
+        return await pending;
+      } catch (err) {
+        if (err instanceof DeniedError || err instanceof BlobUnknownError) return undefined;
+        throw err;
+      }
+    }
     const deciding = (async () => {
       const stored = await driver.stat(blobKey(digest));
       if (stored && (await upstreamBlobSize(route, digest)) === stored.size) {
@@ -454,7 +485,7 @@ export async function createMirror(deps: MirrorDeps) {
     const { upstream, remoteName } = route;
     const key = `${upstream.name}|${digest}`;
     const started = clock();
-    const entry: FillEntry = { repositories: new Set([repository]), published: false } as FillEntry;
+    const entry = { repositories: new Set([repository]), published: false, settled: false } as FillEntry;
     entry.fill = new BlobFill(
       digest,
       join(deps.spoolDir, deps.newId()),
@@ -493,19 +524,21 @@ export async function createMirror(deps: MirrorDeps) {
       },
     );
     fills.set(key, entry);
-    void entry.fill.settled.then(() => {
-      if (fills.get(key) === entry) fills.delete(key);
-      const failure = entry.fill.failed();
-      if (
-        failure &&
-        !(failure instanceof BlobUnknownError) &&
-        !(failure instanceof UpstreamUnavailableError)
-      ) {
-        // Broke off mid-body (or the bytes were wrong): nothing was published.
-        upstream.breaker.failed();
+    void entry.fill.settled
+      .then(() => {
+        entry.settled = true;
+        if (fills.get(key) === entry) fills.delete(key);
+        const failure = entry.fill.failed();
+        if (!failure || failure instanceof RegistryError) {
+          // Answers (404, 401/403, UNAVAILABLE already counted by call()) are not the body's failures.
+          if (failure instanceof DigestInvalidError) upstream.breaker.failed();
+          return;
+        }
+        // Broke off mid-body or timed out (counted against the upstream), or a local failure (disk).
+        if (failure instanceof BlobFillError || isNetworkError(failure)) upstream.breaker.failed();
         log.warn({ upstream: upstream.name, digest, reason: failure.message }, 'mirror download failed');
-      }
-    });
+      })
+      .catch((err: unknown) => log.error({ err, digest }, 'mirror download cleanup failed'));
     return entry;
   }
 
@@ -539,36 +572,52 @@ export async function createMirror(deps: MirrorDeps) {
       const route = await proxied(repository);
       if (!route) return undefined;
       const { upstream } = route;
-      const found = await blobSource(route, repository, digest);
-      const serves =
-        'storedSize' in found ? found.repository === repository : found.repositories.has(repository);
-      if (!serves) {
-        // Another repository's bytes or download: this one shares them once the upstream says it has
-        // the blob too (a client learns nothing of blobs its repository does not hold).
-        await upstreamBlobSize(route, digest);
-        if ('storedSize' in found || found.published) {
-          await link(
-            upstream,
-            repository,
-            digest,
-            'storedSize' in found ? found.storedSize : found.fill.size,
-          );
-        } else {
-          found.repositories.add(repository);
+      // Another repository's answer (refused there, gone, or a download that ended while this
+      // repository was being confirmed) does not decide this one's: try again, once, on its own.
+      for (let attempt = 1; ; attempt++) {
+        let found = await blobSource(route, repository, digest);
+        if (found === undefined) {
+          if (attempt === 1) continue;
+          throw new UpstreamUnavailableError(upstream.name, 'the download of this blob could not start');
         }
-      }
-      if ('storedSize' in found) {
-        const size = found.storedSize;
+        const serves =
+          'storedSize' in found ? found.repository === repository : found.repositories.has(repository);
+        if (!serves) {
+          // Another repository's bytes or download: this one shares them once the upstream says it has
+          // the blob too (a client learns nothing of blobs its repository does not hold).
+          await upstreamBlobSize(route, digest);
+          if ('storedSize' in found || found.published) {
+            const size = 'storedSize' in found ? found.storedSize : found.fill.size;
+            await link(upstream, repository, digest, size);
+            found = { storedSize: size, repository };
+          } else if (found.settled) {
+            if (attempt === 1) continue;
+            throw new UpstreamUnavailableError(upstream.name, 'the download of this blob failed');
+          } else {
+            found.repositories.add(repository);
+          }
+        }
+        if ('storedSize' in found) {
+          const size = found.storedSize;
+          const range = requested ? resolveRange(requested, size) : undefined;
+          hit(upstream, repository, digest, size);
+          return { size, range, stream: await driver.read(blobKey(digest), { range }) };
+        }
+        const entry = found;
+        try {
+          await entry.fill.started;
+        } catch (err) {
+          const ownStart = [...entry.repositories][0] === repository;
+          if (!ownStart && attempt === 1 && (err instanceof DeniedError || err instanceof BlobUnknownError)) {
+            continue;
+          }
+          throw err;
+        }
+        const size = entry.fill.size;
         const range = requested ? resolveRange(requested, size) : undefined;
-        hit(upstream, repository, digest, size);
-        return { size, range, stream: await driver.read(blobKey(digest), { range }) };
+        usage.count(upstream.name, { misses: 1 });
+        return { size, range, stream: entry.fill.reader(range) };
       }
-      const entry = found;
-      await entry.fill.started;
-      const size = entry.fill.size;
-      const range = requested ? resolveRange(requested, size) : undefined;
-      usage.count(upstream.name, { misses: 1 });
-      return { size, range, stream: entry.fill.reader(range) };
     },
 
     servedBlob(repository, digest, bytes) {

@@ -50,6 +50,8 @@ const TOKEN_MARGIN_MS = 10_000;
 /** Docker token spec: a token without expires_in lasts 60 seconds. */
 const DEFAULT_TOKEN_SECONDS = 60;
 const TOKEN_RESPONSE_MAX_BYTES = 64 * 1024;
+/** Tokens kept at most (one per repository scope). */
+const MAX_CACHED_TOKENS = 1000;
 
 export function header(headers: UpstreamResponse['headers'], name: string): string | undefined {
   const value = headers[name];
@@ -73,8 +75,10 @@ export function isRealmAllowed(upstreamUrl: string, realm: string): boolean {
     return false;
   }
   if (target.hostname === upstream.hostname) return true;
-  const domain = getDomain(upstream.hostname);
-  return domain !== null && getDomain(target.hostname) === domain;
+  // Private suffixes count (amazonaws.com, azurecr.io, github.io, ...): another tenant's host there
+  // is not the upstream's domain.
+  const domain = getDomain(upstream.hostname, { allowPrivateDomains: true });
+  return domain !== null && getDomain(target.hostname, { allowPrivateDomains: true }) === domain;
 }
 
 export function createUpstreamClient(options: UpstreamClientOptions) {
@@ -143,6 +147,8 @@ export function createUpstreamClient(options: UpstreamClientOptions) {
     }
     const seconds =
       typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : DEFAULT_TOKEN_SECONDS;
+    // Scopes follow client-chosen names: the cache is bounded, dropping the oldest entry when full.
+    if (tokens.size >= MAX_CACHED_TOKENS) tokens.delete(tokens.keys().next().value as string);
     tokens.set(scope, { value: token, until: options.clock() + seconds * 1000 - TOKEN_MARGIN_MS });
     return token;
   }
@@ -175,7 +181,11 @@ export function createUpstreamClient(options: UpstreamClientOptions) {
       if (![301, 302, 303, 307, 308].includes(response.status) || !location) return response;
       await response.body.dump();
       if (hop === MAX_REDIRECTS) throw new UpstreamFailure(`${base.host}: too many redirects`);
-      url = new URL(location, url);
+      const next = new URL(location, url);
+      if (url.protocol === 'https:' && next.protocol !== 'https:') {
+        throw new UpstreamFailure(`${base.host} redirected from https to ${next.protocol}`);
+      }
+      url = next;
     }
   }
 

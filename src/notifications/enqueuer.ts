@@ -1,8 +1,9 @@
 // The event bus listener of webhooks: records each registry event for the endpoints that want it
 // (patterns.ts) in the durable outbox, before the response of the request that made it goes out (the
 // listener returns the promise of that write, which the route awaits): when a client sees its push
-// succeed, the event is in the outbox. That one insert is all a request pays; it never fails the
-// request: an event that cannot be recorded (the database is down) is logged as lost.
+// succeed, the event is in the outbox. That one insert is all a request pays. An event that cannot be
+// recorded (the database is down) is logged, and the listener's promise rejects, so the request that
+// made it answers an error instead of a success whose event went missing (src/http/routes.ts).
 // Order: one enqueue call is in flight at a time; events arriving meanwhile go together into the next
 // call, in the order they happened, so the outbox numbers them in that order on every database.
 import type { NotificationEndpointConfig } from '../config/schema.js';
@@ -34,6 +35,8 @@ interface Batch {
   /** Settles once the batch is recorded or logged as lost; never rejects. */
   written: Promise<void>;
   settle(): void;
+  /** Why the batch could not be recorded, once it failed. */
+  failure?: unknown;
 }
 
 function newBatch(): Batch {
@@ -54,14 +57,16 @@ export function createEnqueuer({
   let waiting: Batch | undefined;
   let writing: Promise<void> | undefined;
 
-  async function write(entries: OutboxEntry[]): Promise<void> {
+  async function write(batch: Batch): Promise<void> {
+    const { entries } = batch;
     try {
       await store.enqueue(entries, clock());
       enqueued?.(new Set(entries.flatMap((entry) => entry.endpoints)));
     } catch (err) {
+      batch.failure = err;
       log.error(
         { err, events: entries.map((entry) => entry.eventId) },
-        'webhook events lost: the outbox could not record them',
+        'webhook events not recorded: the outbox could not write them (their requests answer an error)',
       );
     }
   }
@@ -70,7 +75,7 @@ export function createEnqueuer({
     if (writing || !waiting) return;
     const batch = waiting;
     waiting = undefined;
-    writing = write(batch.entries).finally(() => {
+    writing = write(batch).finally(() => {
       batch.settle();
       writing = undefined;
       kick();
@@ -90,7 +95,9 @@ export function createEnqueuer({
         endpoints: names,
       });
       kick();
-      return batch.written;
+      return batch.written.then(() => {
+        if (batch.failure !== undefined) throw batch.failure;
+      });
     },
     async drain() {
       while (writing) await writing;

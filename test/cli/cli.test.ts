@@ -181,6 +181,16 @@ describe('berth serve', () => {
     expect((await server.exited).code).toBe(0);
   });
 
+  it('keeps serving after SIGHUP without HTTPS (nothing to reload), and logs so', async () => {
+    const port = await freePort();
+    const server = await serve(['--listen', `127.0.0.1:${port}`, '--data', join(await tempDir(), 'hup')]);
+    server.child.kill('SIGHUP');
+    await waitFor('the SIGHUP log line', () => server.output().stdout.includes('nothing to reload'), 10_000);
+    expect((await clientFor(server.url)('GET', '/v2/')).status).toBe(200);
+    server.child.kill('SIGTERM');
+    expect((await server.exited).code).toBe(0);
+  });
+
   it('turns token auth on with --auth token, printing a generated admin password once', async () => {
     const port = await freePort();
     const data = join(await tempDir(), 'auth');
