@@ -245,6 +245,7 @@ export async function startServer(
       ...auth.management,
       ...(mirror && { mirrorStatus: mirror.mirror.status }),
       ...(notifications && { notificationsStatus: () => notifications.status() }),
+      readOnly: config.server.readOnly,
     },
     events,
     log,

@@ -54,6 +54,32 @@ describe('server.readOnly', () => {
     expect(body.errors[0]?.message).toMatch(/read-only for maintenance/);
   });
 
+  it('refuses changes through the management API too (token mode), and still answers its reads', async () => {
+    const tokenDir = await tempDir();
+    const password = 'read-only-admin-1';
+    const managed = await startBerthIn(
+      tokenDir.path,
+      { server: { readOnly: true }, auth: { mode: 'token' } },
+      {
+        adminPassword: password,
+      },
+    );
+    try {
+      const auth = { Authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` };
+      const add = await fetch(`${managed.url}/api/v1/users`, {
+        method: 'POST',
+        headers: { ...auth, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ name: 'alice', password: 'alice-password-1' }),
+      });
+      expect(add.status).toBe(405);
+      expect(await add.text()).toMatch(/read-only for maintenance/);
+      expect((await fetch(`${managed.url}/api/v1/users`, { headers: auth })).status).toBe(200);
+    } finally {
+      await managed.stop();
+      await tokenDir.remove();
+    }
+  });
+
   it('changed nothing: the tag still points at the pushed manifest', async () => {
     const tags = await send(berth.url, 'GET', '/v2/team/app/tags/list');
     expect(JSON.parse(tags.text)).toEqual({ name: 'team/app', tags: ['v1'] });

@@ -10,6 +10,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig, type BerthConfigInput } from '../../src/config/schema.js';
+import type { AuthSecrets } from '../../src/auth-composition.js';
 import { startServer } from '../../src/server.js';
 import { startBerth, type RunningBerth } from './berth.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
@@ -65,14 +66,18 @@ export async function startMirrorRig(
 }
 
 /** A Berth in `dataDir`, which stop() leaves in place (for the CLI to read after the server is gone). */
-export async function startBerthIn(dataDir: string, overrides: BerthConfigInput): Promise<RunningBerth> {
+export async function startBerthIn(
+  dataDir: string,
+  overrides: BerthConfigInput,
+  secrets: AuthSecrets = {},
+): Promise<RunningBerth> {
   const config = parseConfig({
     ...overrides,
     dataDir,
     server: { ...overrides.server, listen: '127.0.0.1:0' },
     log: { level: 'silent', ...overrides.log },
   });
-  const server = await startServer(config, undefined, { announce: () => {} });
+  const server = await startServer(config, undefined, { announce: () => {}, ...secrets });
   return { url: `http://${server.address}`, host: server.address, dataDir, stop: () => server.close() };
 }
 

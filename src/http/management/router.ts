@@ -21,7 +21,7 @@ import type { CheckLimiter } from '../../auth/check-limiter.js';
 import { InvalidInputError } from '../../auth/errors.js';
 import type { Account } from '../../auth/model.js';
 import type { Logger } from '../../registry/deps.js';
-import { DeniedError } from '../../registry/errors.js';
+import { DeniedError, ReadOnlyError } from '../../registry/errors.js';
 import { clientAddress } from '../credentials.js';
 import { createCallerAuthenticator, type CallerAuthenticatorDeps } from './authenticate.js';
 import {
@@ -39,6 +39,8 @@ export interface ManagementDeps extends CallerAuthenticatorDeps {
   checks: CheckLimiter;
   log: Logger;
   mirrorStatus?: ManagementHandlerDeps['mirrorStatus'];
+  /** server.readOnly: every change (any method but GET) is refused, as on /v2. */
+  readOnly?: boolean;
   notificationsStatus?: ManagementHandlerDeps['notificationsStatus'];
 }
 
@@ -117,6 +119,7 @@ export function mountManagementApi(router: Router, deps: ManagementDeps): void {
   for (const route of managementRoutes(handlers)) {
     router.register(`${API_PREFIX}${route.path}`, [route.method], async (ctx: Context) => {
       ctx.set('Cache-Control', 'no-store');
+      if (deps.readOnly && route.method !== 'GET') throw new ReadOnlyError();
       if (route.method === 'POST' && !isJsonRequest(ctx)) {
         throw new InvalidInputError('Content-Type', 'POST requests must be sent as application/json');
       }
