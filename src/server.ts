@@ -183,166 +183,156 @@ export async function startServer(
   // Certificate files first: a missing one stops start-up before anything is opened.
   const tlsFiles = tlsFilesOf(config);
   const tls = tlsFiles && (await loadTls(tlsFiles));
-  const metrics = await openMetrics(config, log);
-  const rawDriver = await createDriver(config);
-  const driver = metrics ? metrics.instrumentDriver(rawDriver) : rawDriver;
-  const opened = await openStores(config, log);
-  const stores = metrics ? { ...opened, metadata: metrics.instrumentMetadata(opened.metadata) } : opened;
-  let auth;
+  // What start-up opened, released in reverse order: by close(), or at once when start-up fails.
+  const opened: Array<() => Promise<void> | void> = [];
+  const releaseAll = async () => {
+    for (let release = opened.pop(); release; release = opened.pop()) await release();
+  };
   try {
-    auth = await composeAuth(config, stores, log, secrets);
-  } catch (err) {
-    await stores.close();
-    throw err;
-  }
-  if (metrics) {
-    const { authorizer, tokens } = auth;
-    auth = {
-      ...auth,
-      authorizer: metrics.instrumentAuthorizer(authorizer),
-      tokens: tokens && metrics.instrumentTokens(tokens),
-    };
-  }
-  const { metadata } = stores;
-  let mirror: Awaited<ReturnType<typeof openMirror>>;
-  try {
-    mirror = await openMirror(config, driver, stores, log, metrics?.countMirror);
-  } catch (err) {
-    await stores.close();
-    throw err;
-  }
-  const registry = createRegistry({
-    driver,
-    metadata,
-    log,
-    limits: config.limits,
-    deleteEnabled: config.storage.delete.enabled,
-    blobRedirects: {
-      enabled: config.storage.driver === 's3' && config.storage.s3.redirect.enabled,
-      expiresInSeconds: Math.max(1, Math.round(durationMs(config.storage.s3.redirect.expiry) / 1000)),
-    },
-    clock: Date.now,
-    newId: randomUUID,
-    upstream: mirror?.mirror.source,
-  });
-  const routing = mirror?.mirror.routing;
-  const events = createEventBus((err) => log.error({ err }, 'a registry event listener failed'));
-  const notifications = await openNotifications(config, stores, log);
-  if (notifications) {
-    events.subscribe(notifications.listener);
-    metrics?.setOutboxDepth(async () =>
-      (await notifications.status()).reduce((sum, endpoint) => sum + endpoint.pending, 0),
-    );
-  }
-  const app = createApp({
-    registry,
-    authorizer: auth.authorizer,
-    tokens: auth.tokens,
-    trustProxy: config.server.trustProxy,
-    readOnly: config.server.readOnly,
-    service: config.auth.service,
-    management: auth.management && {
-      ...auth.management,
-      ...(mirror && { mirrorStatus: mirror.mirror.status }),
-      ...(notifications && { notificationsStatus: () => notifications.status() }),
-      readOnly: config.server.readOnly,
-    },
-    events,
-    log,
-    logRequests: config.log.requests,
-    manifestMaxBytes: config.limits.manifestMaxBytes,
-    localNameForNamespace: routing && ((name, ns) => routing.localNameForNamespace(name, ns)),
-    httpMetrics: metrics?.httpMiddleware,
-    // metrics.listen: /metrics only there, and 404 here.
-    metricsEndpoint: config.metrics.listen ? undefined : metrics?.endpoint,
-  });
-  let metricsListener: MetricsListener | undefined;
-  if (metrics && config.metrics.listen) {
-    try {
-      metricsListener = await metrics.listen(splitListen(config.metrics.listen));
-    } catch (err) {
-      await mirror?.close();
-      await stores.close();
-      throw err;
+    const metrics = await openMetrics(config, log);
+    const rawDriver = await createDriver(config);
+    opened.push(() => rawDriver.close?.());
+    const driver = metrics ? metrics.instrumentDriver(rawDriver) : rawDriver;
+    const openedStores = await openStores(config, log);
+    opened.push(() => openedStores.close());
+    const stores = metrics
+      ? { ...openedStores, metadata: metrics.instrumentMetadata(openedStores.metadata) }
+      : openedStores;
+    let auth = await composeAuth(config, stores, log, secrets);
+    if (metrics) {
+      const { authorizer, tokens } = auth;
+      auth = {
+        ...auth,
+        authorizer: metrics.instrumentAuthorizer(authorizer),
+        tokens: tokens && metrics.instrumentTokens(tokens),
+      };
     }
-  }
+    const { metadata } = stores;
+    const mirror = await openMirror(config, driver, stores, log, metrics?.countMirror);
+    if (mirror) opened.push(() => mirror.close());
+    const registry = createRegistry({
+      driver,
+      metadata,
+      log,
+      limits: config.limits,
+      deleteEnabled: config.storage.delete.enabled,
+      blobRedirects: {
+        enabled: config.storage.driver === 's3' && config.storage.s3.redirect.enabled,
+        expiresInSeconds: Math.max(1, Math.round(durationMs(config.storage.s3.redirect.expiry) / 1000)),
+      },
+      clock: Date.now,
+      newId: randomUUID,
+      upstream: mirror?.mirror.source,
+    });
+    const routing = mirror?.mirror.routing;
+    const events = createEventBus((err) => log.error({ err }, 'a registry event listener failed'));
+    const notifications = await openNotifications(config, stores, log);
+    if (notifications) {
+      // No request makes events once the server is closed: record the last ones, finish the sends.
+      opened.push(() => notifications.close());
+      events.subscribe(notifications.listener);
+      metrics?.setOutboxDepth(async () =>
+        (await notifications.status()).reduce((sum, endpoint) => sum + endpoint.pending, 0),
+      );
+    }
+    const app = createApp({
+      registry,
+      authorizer: auth.authorizer,
+      tokens: auth.tokens,
+      trustProxy: config.server.trustProxy,
+      readOnly: config.server.readOnly,
+      service: config.auth.service,
+      management: auth.management && {
+        ...auth.management,
+        ...(mirror && { mirrorStatus: mirror.mirror.status }),
+        ...(notifications && { notificationsStatus: () => notifications.status() }),
+        readOnly: config.server.readOnly,
+      },
+      events,
+      log,
+      logRequests: config.log.requests,
+      manifestMaxBytes: config.limits.manifestMaxBytes,
+      localNameForNamespace: routing && ((name, ns) => routing.localNameForNamespace(name, ns)),
+      httpMetrics: metrics?.httpMiddleware,
+      // metrics.listen: /metrics only there, and 404 here.
+      metricsEndpoint: config.metrics.listen ? undefined : metrics?.endpoint,
+    });
+    let metricsListener: MetricsListener | undefined;
+    if (metrics && config.metrics.listen) {
+      const listener = await metrics.listen(splitListen(config.metrics.listen));
+      opened.push(() => listener.close());
+      metricsListener = listener;
+    }
 
-  const https = tlsFiles && tls && createHttpsServer(httpsServerOptions(tlsFiles, tls), app.callback());
-  const server = https || createHttpServer(app.callback());
-  // Large blobs stream for a long time; the defaults would cut slow uploads.
-  server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
-  server.keepAliveTimeout = 65_000;
-  const { host, port } = splitListen(config.server.listen);
-  try {
+    const https = tlsFiles && tls && createHttpsServer(httpsServerOptions(tlsFiles, tls), app.callback());
+    const server = https || createHttpServer(app.callback());
+    // Large blobs stream for a long time; the defaults would cut slow uploads.
+    server.requestTimeout = 0;
+    server.headersTimeout = 60_000;
+    server.keepAliveTimeout = 65_000;
+    const { host, port } = splitListen(config.server.listen);
     await listen(server, host, port);
-  } catch (err) {
-    await metricsListener?.close();
-    await mirror?.close();
-    await stores.close();
-    throw err;
-  }
-  const bound = server.address() as AddressInfo;
-  const address = `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
-  notifications?.start({ addr: `${hostname()}:${bound.port}`, instanceID: randomUUID() });
 
-  const maxAge = durationMs(config.uploads.maxAge);
-  const purge = startExclusiveJob({
-    name: 'upload-purge',
-    intervalMs: durationMs(config.uploads.purgeInterval),
-    metadata,
-    holder: randomUUID(),
-    clock: Date.now,
-    log,
-    work: async () => void (await registry.uploads.purgeStale(Date.now() - maxAge)),
-  });
+    const bound = server.address() as AddressInfo;
+    const address = `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+    notifications?.start({ addr: `${hostname()}:${bound.port}`, instanceID: randomUUID() });
 
-  log.info(
-    {
+    const maxAge = durationMs(config.uploads.maxAge);
+    const purge = startExclusiveJob({
+      name: 'upload-purge',
+      intervalMs: durationMs(config.uploads.purgeInterval),
+      metadata,
+      holder: randomUUID(),
+      clock: Date.now,
+      log,
+      work: async () => void (await registry.uploads.purgeStale(Date.now() - maxAge)),
+    });
+
+    log.info(
+      {
+        address,
+        scheme: tls ? 'https' : 'http',
+        ...(tlsFiles?.clientCa ? { clientCertificates: 'required' } : {}),
+        storage: driver.name,
+        metadata: `${config.metadata.driver} ${stores.location}`,
+        auth: config.auth.mode,
+        ...(mirror
+          ? { mirror: config.mirror.upstreams.map((u) => `${u.name} ${withoutPassword(u.url)}`) }
+          : {}),
+        ...(notifications ? { webhooks: config.notifications.endpoints.map((e) => e.name) } : {}),
+        dataDir: resolve(config.dataDir),
+      },
+      'berth listening',
+    );
+    if (metricsListener) log.info({ address: metricsListener.address }, 'metrics listening');
+    if (tls) logCertificate(log, tls.certificate, 'TLS certificate loaded');
+
+    let closing: Promise<void> | undefined;
+    async function close(): Promise<void> {
+      purge.stop();
+      // Stop accepting, let in-flight requests finish (bounded), then cut what remains.
+      const drained = new Promise<void>((done) => server.close(() => done()));
+      // A keep-alive connection turns idle only once its in-flight response is done: sweep until drained.
+      server.closeIdleConnections();
+      const sweeper = setInterval(() => server.closeIdleConnections(), 50);
+      const deadline = setTimeout(
+        () => server.closeAllConnections(),
+        durationMs(config.server.shutdownTimeout),
+      );
+      await drained;
+      clearInterval(sweeper);
+      clearTimeout(deadline);
+      await releaseAll();
+      log.info({}, 'berth stopped');
+    }
+    return {
       address,
       scheme: tls ? 'https' : 'http',
-      ...(tlsFiles?.clientCa ? { clientCertificates: 'required' } : {}),
-      storage: driver.name,
-      metadata: `${config.metadata.driver} ${stores.location}`,
-      auth: config.auth.mode,
-      ...(mirror
-        ? { mirror: config.mirror.upstreams.map((u) => `${u.name} ${withoutPassword(u.url)}`) }
-        : {}),
-      ...(notifications ? { webhooks: config.notifications.endpoints.map((e) => e.name) } : {}),
-      dataDir: resolve(config.dataDir),
-    },
-    'berth listening',
-  );
-  if (metricsListener) log.info({ address: metricsListener.address }, 'metrics listening');
-  if (tls) logCertificate(log, tls.certificate, 'TLS certificate loaded');
-
-  let closing: Promise<void> | undefined;
-  async function close(): Promise<void> {
-    purge.stop();
-    // Stop accepting, let in-flight requests finish (bounded), then cut what remains.
-    const drained = new Promise<void>((done) => server.close(() => done()));
-    // A keep-alive connection turns idle only once its in-flight response is done: sweep until drained.
-    server.closeIdleConnections();
-    const sweeper = setInterval(() => server.closeIdleConnections(), 50);
-    const deadline = setTimeout(
-      () => server.closeAllConnections(),
-      durationMs(config.server.shutdownTimeout),
-    );
-    await drained;
-    clearInterval(sweeper);
-    clearTimeout(deadline);
-    // No request makes events any more: record the last ones, finish the sends in flight.
-    await notifications?.close();
-    await metricsListener?.close();
-    await mirror?.close();
-    await driver.close?.();
-    await stores.close();
-    log.info({}, 'berth stopped');
+      ...(https && tlsFiles && { reloadTls: createTlsReloader(https, tlsFiles, log) }),
+      close: () => (closing ??= close()),
+    };
+  } catch (err) {
+    await releaseAll();
+    throw err;
   }
-  return {
-    address,
-    scheme: tls ? 'https' : 'http',
-    ...(https && tlsFiles && { reloadTls: createTlsReloader(https, tlsFiles, log) }),
-    close: () => (closing ??= close()),
-  };
 }
