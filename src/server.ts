@@ -23,6 +23,8 @@ import type { MetricsListener } from './metrics/exposition.js';
 import type { MirrorDeps } from './mirror/mirror.js';
 import type { Logger } from './registry/deps.js';
 import { startExclusiveJob, type ExclusiveJob } from './registry/exclusive-job.js';
+import { unguarded } from './registry/content-guard.js';
+import { noPushPolicy } from './registry/push-policy.js';
 import { createRegistry } from './registry/registry.js';
 
 export interface RunningServer {
@@ -223,6 +225,8 @@ export async function startServer(
       clock: Date.now,
       newId: randomUUID,
       upstream: mirror?.mirror.source,
+      guard: unguarded,
+      policy: noPushPolicy,
     });
     const routing = mirror?.mirror.routing;
     const events = createEventBus((err) => log.error({ err }, 'a registry event listener failed'));

@@ -46,6 +46,8 @@ export function createBlobService({
   deleteEnabled,
   blobRedirects,
   upstream,
+  guard,
+  policy,
 }: RegistryDeps) {
   async function stat(repository: RepoName, digest: Digest): Promise<{ size: number }> {
     const found = await metadata.findRepositoryBlob(repository, digest);
@@ -125,8 +127,14 @@ export function createBlobService({
           ? await findReadable(digest, readable)
           : await metadata.findBlob(digest);
       if (!found) return false;
-      await metadata.linkBlob(repository, digest, found.size);
-      return true;
+      await policy.checkBlob(repository, digest, found.size);
+      // Held from the check that the blob is still stored to its link (content-guard.ts).
+      return guard.hold([digest], async () => {
+        const stored = await metadata.findBlob(digest);
+        if (!stored) return false;
+        await metadata.linkBlob(repository, digest, stored.size);
+        return true;
+      });
     },
 
     /** Removes the repository's link; the bytes stay until garbage collection. */

@@ -1,6 +1,8 @@
 // What every domain service is built from. Injected, so tests can pin time and ids.
 import type { StorageDriver } from '../../storage-drivers/types.js';
+import type { ContentGuard } from './content-guard.js';
 import type { MetadataStore } from './metadata-store.js';
+import type { PushPolicy } from './push-policy.js';
 import type { UpstreamSource } from './upstream-source.js';
 
 export interface Logger {
@@ -33,4 +35,8 @@ export interface RegistryDeps {
   newId: () => string;
   /** A pull-through mirror: proxied names are read from it and refuse pushes. */
   upstream?: UpstreamSource;
+  /** Holds digests against the garbage collector while a change makes them reachable. */
+  guard: ContentGuard;
+  /** Quotas and immutable tags, asked before each change. */
+  policy: PushPolicy;
 }

@@ -75,7 +75,15 @@ export async function storeManifest(
   return record;
 }
 
-export function createManifestService({ driver, metadata, limits, deleteEnabled, upstream }: RegistryDeps) {
+export function createManifestService({
+  driver,
+  metadata,
+  limits,
+  deleteEnabled,
+  upstream,
+  guard,
+  policy,
+}: RegistryDeps) {
   // Content addressing makes cached bytes valid forever; only the memory budget evicts them.
   const cache = createByteBudgetCache<Digest>(limits.manifestCacheBytes);
 
@@ -128,13 +136,18 @@ export function createManifestService({ driver, metadata, limits, deleteEnabled,
           computed: digest,
         });
       }
-      await assertPresent(parsed.blobs, (digests) => metadata.repositoryBlobSizes(repository, digests));
-      await assertPresent(parsed.manifests, (digests) =>
-        metadata.repositoryManifestSizes(repository, digests),
-      );
-
       const tag = reference.kind === 'tag' ? reference.tag : undefined;
-      const record = await storeManifest({ driver, metadata }, repository, { digest, bytes, parsed }, tag);
+      await policy.checkManifest(repository, { digest, size: bytes.length }, tag);
+      // Everything the manifest references, and its own bytes, are held against the garbage collector
+      // from the check that they are present until the manifest's record references them.
+      const held = [digest, ...parsed.blobs.map((t) => t.digest), ...parsed.manifests.map((t) => t.digest)];
+      const record = await guard.hold(held, async () => {
+        await assertPresent(parsed.blobs, (digests) => metadata.repositoryBlobSizes(repository, digests));
+        await assertPresent(parsed.manifests, (digests) =>
+          metadata.repositoryManifestSizes(repository, digests),
+        );
+        return storeManifest({ driver, metadata }, repository, { digest, bytes, parsed }, tag);
+      });
       cache.set(digest, bytes);
       return record;
     },
@@ -142,6 +155,9 @@ export function createManifestService({ driver, metadata, limits, deleteEnabled,
     /** By digest: the manifest and its tags. By tag: the tag only (OCI dist-spec "Deleting tags"). */
     async delete(repository: RepoName, reference: Reference): Promise<void> {
       if (!deleteEnabled) throw new UnsupportedError('deletes are disabled by configuration');
+      await (reference.kind === 'tag'
+        ? policy.checkTagRemoval(repository, reference.tag)
+        : policy.checkManifestRemoval(repository, reference.digest));
       const deleted = await (reference.kind === 'tag'
         ? metadata.deleteTag(repository, reference.tag)
         : metadata.deleteManifest(repository, reference.digest));

@@ -49,7 +49,16 @@ async function drain(body: Readable): Promise<void> {
   }
 }
 
-export function createUploadService({ driver, metadata, clock, newId, log, upstream }: RegistryDeps) {
+export function createUploadService({
+  driver,
+  metadata,
+  clock,
+  newId,
+  log,
+  upstream,
+  guard,
+  policy,
+}: RegistryDeps) {
   const progress = new Map<string, HashProgress>();
   /** Leases of ended requests of this process that the store could not release yet: upload id → holder. */
   const unreleasedLeases = new Map<string, string>();
@@ -232,8 +241,16 @@ export function createUploadService({ driver, metadata, clock, newId, log, upstr
     await metadata.deleteUpload(id);
   }
 
-  /** Moves verified upload bytes to the blob's key (unless already stored) and links the blob. */
+  /**
+   * Moves verified upload bytes to the blob's key (unless already stored) and links the blob, holding
+   * the digest against the garbage collector from the check of the key to the link (content-guard.ts).
+   */
   async function publish(upload: UploadRecord, digest: Digest): Promise<void> {
+    await policy.checkBlob(upload.repository, digest, upload.size);
+    await guard.hold([digest], () => publishHeld(upload, digest));
+  }
+
+  async function publishHeld(upload: UploadRecord, digest: Digest): Promise<void> {
     const key = blobKey(digest);
     if (await driver.stat(key)) {
       await driver.delete(uploadPrefix(upload.id));

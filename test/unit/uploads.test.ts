@@ -15,6 +15,8 @@ import {
 } from '../../src/registry/errors.js';
 import { UPLOAD_LEASE_MS } from '../../src/registry/uploads.js';
 import type { Digest, RepoName } from '../../src/registry/references.js';
+import { unguarded } from '../../src/registry/content-guard.js';
+import { noPushPolicy } from '../../src/registry/push-policy.js';
 import { createRegistry } from '../../src/registry/registry.js';
 import type { BlobContent } from '../../src/registry/blobs.js';
 
@@ -33,6 +35,8 @@ function registryOver(driver: StorageDriver, metadata: MetadataStore, now = () =
     blobRedirects: { enabled: false, expiresInSeconds: 60 },
     clock: now,
     newId: () => `00000000-0000-4000-8000-${String(++id).padStart(12, '0')}`,
+    guard: unguarded,
+    policy: noPushPolicy,
   });
 }
 
