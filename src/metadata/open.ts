@@ -15,6 +15,7 @@ import type { OutboxStore } from '../notifications/outbox-store.js';
 import type { Logger } from '../registry/deps.js';
 import type { MetadataStore } from '../registry/metadata-store.js';
 import { openDatabase, otherConnectionsCommitted } from './db.js';
+import { createIndexChangeFlag } from './index-changes.js';
 import { withReadCache } from './read-cache.js';
 import { createSqliteAccountStore } from './sqlite-account-store.js';
 import { createSqliteLoginThrottleStore } from './sqlite-login-throttle-store.js';
@@ -45,9 +46,12 @@ export async function openStores(config: BerthConfig, log: Logger): Promise<Open
   if (config.metadata.driver === 'postgres') return openPostgres(config, log);
   const path = sqlitePath(config);
   const db = openDatabase(path);
+  const committedElsewhere = otherConnectionsCommitted(db);
+  // Stores that change the index on this connection mark it (index-changes.ts).
+  const indexChanges = createIndexChangeFlag();
   return {
     metadata: withReadCache(createSqliteMetadataStore(db), {
-      changedElsewhere: otherConnectionsCommitted(db),
+      changedElsewhere: () => indexChanges.take() || committedElsewhere(),
     }),
     accounts: createSqliteAccountStore(db),
     loginThrottle: createSqliteLoginThrottleStore(db),

@@ -6,6 +6,9 @@ import * as m004 from './004-job-leases.js';
 import * as m005 from './005-login-throttle.js';
 import * as m006 from './006-mirror.js';
 import * as m007 from './007-outbox.js';
+import * as m008 from './008-catalog.js';
+import * as m009 from './009-gc.js';
+import * as m010 from './010-policies.js';
 
 export interface Migration {
   version: number;
@@ -20,4 +23,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, up: m005.up },
   { version: 6, up: m006.up },
   { version: 7, up: m007.up },
+  { version: 8, up: m008.up },
+  { version: 9, up: m009.up },
+  { version: 10, up: m010.up },
 ];

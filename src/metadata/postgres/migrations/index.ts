@@ -7,6 +7,9 @@ import * as m003 from './003-accounts.js';
 import * as m004 from './004-login-throttle.js';
 import * as m005 from './005-mirror.js';
 import * as m006 from './006-outbox.js';
+import * as m007 from './007-catalog.js';
+import * as m008 from './008-gc.js';
+import * as m009 from './009-policies.js';
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   { version: 1, up: m001.up },
@@ -15,4 +18,7 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   { version: 4, up: m004.up },
   { version: 5, up: m005.up },
   { version: 6, up: m006.up },
+  { version: 7, up: m007.up },
+  { version: 8, up: m008.up },
+  { version: 9, up: m009.up },
 ];

@@ -1,0 +1,3 @@
+// garbage collection: see the SQLite migration 009-gc.ts.
+export const up = `
+`;

@@ -1,0 +1,3 @@
+// namespace rules: see the SQLite migration 010-policies.ts.
+export const up = `
+`;
