@@ -16,13 +16,18 @@ import { loadSigningKey } from './auth/signing-key.js';
 import type { TokenService } from './auth/token-service.js';
 import { createTrustedIssuer } from './auth/trusted-issuers.js';
 import { allowEverything, type Authorizer } from './http/access.js';
+import { createApiAuthorizer } from './http/api-authorizer.js';
 import { createBasicAuthorizer } from './http/basic-authorizer.js';
-import type { ManagementDeps } from './http/management/router.js';
+import { createCallerAuthenticator } from './http/management/authenticate.js';
+import type { ManagementDeps } from './http/management/account-routes.js';
 import { createTokenAuthorizer } from './http/token-authorizer.js';
 import type { Logger } from './registry/deps.js';
 
 export interface AuthComposition {
+  /** Guards /v2. */
   authorizer: Authorizer;
+  /** Guards the management API's repository routes: in token mode, accounts' own credentials. */
+  apiAuthorizer: Authorizer;
   /** Token mode only. */
   tokens?: TokenService;
   accounts?: AccountService;
@@ -69,10 +74,11 @@ export async function composeAuth(
 
   const gate = createLoginGate({ throttle, checks, log, clock });
 
-  if (auth.mode === 'none') return { authorizer: allowEverything };
+  if (auth.mode === 'none') return { authorizer: allowEverything, apiAuthorizer: allowEverything };
   if (auth.mode === 'htpasswd') {
     const users = createHtpasswdFile({ path: resolve(auth.htpasswd.path ?? ''), clock, log });
-    return { authorizer: createBasicAuthorizer({ users, gate, realm: auth.service }) };
+    const authorizer = createBasicAuthorizer({ users, gate, realm: auth.service });
+    return { authorizer, apiAuthorizer: authorizer };
   }
 
   // The JWT library is loaded only in token mode (about 9 MiB a registry without tokens need not hold).
@@ -140,5 +146,10 @@ export async function composeAuth(
     log,
   });
   const management: ManagementDeps = { accounts, tokens, verifier, checks, realm: auth.service, log };
-  return { authorizer, tokens, accounts, management };
+  const apiAuthorizer = createApiAuthorizer({
+    authenticate: createCallerAuthenticator(management),
+    policy,
+    realm: auth.service,
+  });
+  return { authorizer, apiAuthorizer, tokens, accounts, management };
 }

@@ -246,11 +246,11 @@ export async function startServer(
       trustProxy: config.server.trustProxy,
       readOnly: config.server.readOnly,
       service: config.auth.service,
-      management: auth.management && {
-        ...auth.management,
+      apiAuthorizer: auth.apiAuthorizer,
+      management: auth.management,
+      operations: {
         ...(mirror && { mirrorStatus: mirror.mirror.status }),
         ...(notifications && { notificationsStatus: () => notifications.status() }),
-        readOnly: config.server.readOnly,
       },
       events,
       log,

@@ -1,39 +1,19 @@
 // The Koa application: request metrics, error mapping, common headers, request logging, then the route
 // table.
 import Koa, { type Middleware } from 'koa';
-import type { TokenService } from '../auth/token-service.js';
 import type { Logger } from '../registry/deps.js';
-import type { Registry } from '../registry/registry.js';
-import type { Authorizer } from './access.js';
 import { errorResponder, HttpError } from './errors.js';
 import { API_VERSION, API_VERSION_HEADER } from './headers.js';
-import type { ManagementDeps } from './management/router.js';
 import { assignRequestId, requestIdOf } from './request-id.js';
-import { createRouter } from './routes.js';
-import type { EventBus } from '../events/registry-event.js';
+import { createRouter, type RouteOptions } from './routes.js';
 
-export interface AppOptions {
-  registry: Registry;
-  authorizer: Authorizer;
+export interface AppOptions extends RouteOptions {
   log: Logger;
   logRequests: boolean;
-  manifestMaxBytes: number;
   /** server.trustProxy: take the client address and scheme from X-Forwarded-* headers. */
   trustProxy?: boolean;
-  tokens?: TokenService;
-  /** auth.service, for the token endpoint's Basic challenges. */
-  service?: string;
-  management?: ManagementDeps;
-  /** See RouteOptions.localNameForNamespace. */
-  localNameForNamespace?: (name: string, ns: string) => string | undefined;
-  /** See RouteOptions.events. */
-  events?: EventBus;
-  /** See RouteOptions.readOnly. */
-  readOnly?: boolean;
   /** Request metrics (src/metrics/http-metrics.ts): runs first, so every answer is counted. */
   httpMetrics?: Middleware;
-  /** See RouteOptions.metricsEndpoint. */
-  metricsEndpoint?: (ctx: Koa.Context) => Promise<void>;
 }
 
 /** Paths that load balancers, orchestrators and Prometheus poll. */

@@ -8,6 +8,9 @@ import type { z } from 'zod';
 import type { AccessRequirement } from './access.js';
 import type { EventOf } from './events.js';
 
+/** Where the management API lives (the OCI API is under /v2). */
+export const API_PREFIX = '/api/v1';
+
 export type Method = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
 export type Query = Record<string, string | string[] | undefined>;

@@ -9,7 +9,7 @@ import { readCappedBody } from '../body.js';
 /** Account and namespace requests are a few hundred bytes; anything near this is not one. */
 export const BODY_MAX_BYTES = 64 * 1024;
 
-function problemOf(issue: z.core.$ZodIssue): { field: string; reason: string } {
+export function problemOf(issue: z.core.$ZodIssue): { field: string; reason: string } {
   if (issue.code === 'unrecognized_keys') {
     const path = issue.path.map(String);
     return { field: [...path, issue.keys[0] ?? ''].join('.'), reason: 'unknown field' };

@@ -3,47 +3,34 @@
 // Password work (a user proving their current password, hashing a new one with scrypt) runs under the
 // same check limiter as logins, so parallel requests cannot flood libuv's thread pool.
 import type { Context } from 'koa';
-import type { MirrorUpstreamStatus } from '../../mirror/mirror-store.js';
-import type { EndpointDeliveryStatus } from '../../notifications/notifications.js';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { robotAccountName, type AccountService } from '../../auth/accounts.js';
 import type { CheckLimiter } from '../../auth/check-limiter.js';
 import { AccountNotFoundError, InvalidInputError, NamespaceNotFoundError } from '../../auth/errors.js';
-import { ROLES, type Account, type AccountKind } from '../../auth/model.js';
+import type { Account, AccountKind } from '../../auth/model.js';
 import type { TokenService } from '../../auth/token-service.js';
 import { UnauthorizedError } from '../../registry/errors.js';
 import { responseAbandonedSignal } from '../body.js';
 import { clientAddress } from '../credentials.js';
 import { respondEmpty } from '../respond.js';
-import { readJsonBody } from './body.js';
+import type {
+  AdminFlag,
+  MemberRole,
+  NamespaceChange,
+  NewNamespace,
+  NewPassword,
+  NewRobot,
+  NewUser,
+} from './schemas.js';
 import { accountView, memberView, membershipView, namespaceView, roleView } from './views.js';
 
-export const API_PREFIX = '/api/v1';
+import { API_PREFIX } from '../route-spec.js';
+
+export { API_PREFIX };
 
 export type Params = Readonly<Record<string, string>>;
-export type ManagementHandler = (ctx: Context, caller: Account, params: Params) => unknown;
-
-const description = z.string().max(1024).nullable().optional();
-const role = z.enum(ROLES);
-
-const NewUser = z.strictObject({
-  name: z.string(),
-  password: z.string(),
-  admin: z.boolean().optional(),
-  description,
-});
-const NewPassword = z.strictObject({ password: z.string(), currentPassword: z.string().optional() });
-const AdminFlag = z.strictObject({ admin: z.boolean() });
-/** Rotation takes no input: `{}` or no body at all (but, like every POST, Content-Type: application/json). */
-const NoInput = z.strictObject({}).optional();
-const NewRobot = z.strictObject({
-  name: z.string(),
-  description,
-  grants: z.array(z.strictObject({ namespace: z.string(), role })).optional(),
-});
-const NewNamespace = z.strictObject({ name: z.string(), public: z.boolean().optional() });
-const NamespaceChange = z.strictObject({ public: z.boolean() });
-const MemberRole = z.strictObject({ role });
+/** A handler of the accounts API: its caller, path parameters and (already checked) JSON body. */
+export type ManagementHandler = (ctx: Context, caller: Account, params: Params, body: never) => unknown;
 
 function created(ctx: Context, path: string, body: unknown): void {
   ctx.status = 201;
@@ -57,21 +44,11 @@ export interface ManagementHandlerDeps {
   tokens: Pick<TokenService, 'login'>;
   /** Bounds concurrent password checks and hashing (src/auth/check-limiter.ts). */
   checks: CheckLimiter;
-  /** The pull-through mirror's counters and cache sizes per upstream, when upstreams are configured. */
-  mirrorStatus?: () => Promise<MirrorUpstreamStatus[]>;
-  /** The webhook deliveries per endpoint, when notifications.endpoints are configured. */
-  notificationsStatus?: () => Promise<EndpointDeliveryStatus[]>;
 }
 
 const WRONG_CURRENT_PASSWORD = 'the current password is required and must be right';
 
-export function managementHandlers({
-  accounts,
-  tokens,
-  checks,
-  mirrorStatus,
-  notificationsStatus,
-}: ManagementHandlerDeps) {
+export function managementHandlers({ accounts, tokens, checks }: ManagementHandlerDeps) {
   async function requireAccount(name: string, kind: AccountKind): Promise<Account> {
     const account = await accounts.getAccount(name);
     if (account?.kind !== kind) throw new AccountNotFoundError(name);
@@ -118,19 +95,12 @@ export function managementHandlers({
     async me(ctx, caller) {
       ctx.body = await withMemberships(caller);
     },
-    async mirrorStatus(ctx) {
-      ctx.body = { upstreams: (await mirrorStatus?.()) ?? [] };
-    },
-    async notificationsStatus(ctx) {
-      ctx.body = { endpoints: (await notificationsStatus?.()) ?? [] };
-    },
 
     async listUsers(ctx) {
       ctx.body = { users: (await accounts.listAccounts('user')).map(accountView) };
     },
 
-    async addUser(ctx) {
-      const body = await readJsonBody(ctx, NewUser);
+    async addUser(ctx, _caller, _params, body: z.output<typeof NewUser>) {
       const account = await hashing(ctx, () =>
         accounts.addUser(body.name, body.password, {
           admin: body.admin,
@@ -149,8 +119,8 @@ export function managementHandlers({
       respondEmpty(ctx, 204);
     },
 
-    async setPassword(ctx, caller, { name = '' }) {
-      const { password, currentPassword } = await readJsonBody(ctx, NewPassword);
+    async setPassword(ctx, caller, { name = '' }, body: z.output<typeof NewPassword>) {
+      const { password, currentPassword } = body;
       const user = await requireUser(name);
       // A user changing their own password proves they know it, so a leaked 5-minute access token
       // cannot take the account over; administrators reset passwords without it.
@@ -159,8 +129,7 @@ export function managementHandlers({
       respondEmpty(ctx, 204);
     },
 
-    async setAdmin(ctx, _caller, { name = '' }) {
-      const { admin } = await readJsonBody(ctx, AdminFlag);
+    async setAdmin(ctx, _caller, { name = '' }, { admin }: z.output<typeof AdminFlag>) {
       await accounts.setAdmin((await requireUser(name)).name, admin);
       ctx.body = accountView(await requireUser(name));
     },
@@ -170,8 +139,7 @@ export function managementHandlers({
     },
 
     /** The secret is in this response and the rotation's, never anywhere else. */
-    async addRobot(ctx) {
-      const body = await readJsonBody(ctx, NewRobot);
+    async addRobot(ctx, _caller, _params, body: z.output<typeof NewRobot>) {
       const { account, secret } = await accounts.addRobot(body.name, {
         description: body.description,
         grants: body.grants,
@@ -184,7 +152,6 @@ export function managementHandlers({
     },
 
     async rotateRobotSecret(ctx, _caller, { name = '' }) {
-      await readJsonBody(ctx, NoInput);
       ctx.body = { secret: await accounts.rotateRobotSecret((await requireRobot(name)).name) };
     },
 
@@ -203,8 +170,7 @@ export function managementHandlers({
       ctx.body = { namespaces: namespaces.map(namespaceView) };
     },
 
-    async addNamespace(ctx) {
-      const body = await readJsonBody(ctx, NewNamespace);
+    async addNamespace(ctx, _caller, _params, body: z.output<typeof NewNamespace>) {
       const namespace = await accounts.addNamespace(body.name, { public: body.public });
       created(ctx, `/namespaces/${namespace.name}`, namespaceView(namespace));
     },
@@ -214,8 +180,7 @@ export function managementHandlers({
       ctx.body = { ...namespaceView(namespace), members: (await accounts.listMembers(name)).map(memberView) };
     },
 
-    async changeNamespace(ctx, _caller, { name = '' }) {
-      const body = await readJsonBody(ctx, NamespaceChange);
+    async changeNamespace(ctx, _caller, { name = '' }, body: z.output<typeof NamespaceChange>) {
       await accounts.setNamespacePublic(name, body.public);
       ctx.body = namespaceView(await requireNamespace(name));
     },
@@ -225,8 +190,7 @@ export function managementHandlers({
       respondEmpty(ctx, 204);
     },
 
-    async setMember(ctx, _caller, { name = '', account = '' }) {
-      const body = await readJsonBody(ctx, MemberRole);
+    async setMember(ctx, _caller, { name = '', account = '' }, body: z.output<typeof MemberRole>) {
       ctx.body = membershipView(await accounts.setMember(name, account, body.role));
     },
 
