@@ -3,7 +3,8 @@
 // - a global admin may do everything;
 // - an account has its role's actions in a namespace it belongs to (incl. its personal namespace);
 // - anyone, anonymous included, may pull from a public namespace;
-// - `registry:catalog:*` is granted to everyone: the catalog is filtered to what the caller may read.
+// - `registry:catalog:*` (and `registry:catalog:search`, which `docker search` asks for) is granted to
+//   everyone: the catalog and search results are filtered to what the caller may read.
 // - `registry:management:*` is granted to accounts (users and robots) only, never to anonymous or
 //   external principals: it lets a token reach the management API, where each route still checks
 //   what the account may do.
@@ -64,7 +65,7 @@ export function createAccessPolicy(directory: PolicyDirectory) {
       return request.actions.filter((a) => (allowed as readonly string[]).includes(a));
     }
     if (request.type === catalogAccess.type && request.name === catalogAccess.name) {
-      return principal.kind === 'external' ? [] : request.actions.filter((a) => a === '*');
+      return principal.kind === 'external' ? [] : request.actions.filter((a) => a === '*' || a === 'search');
     }
     if (request.type === managementAccess.type && request.name === managementAccess.name) {
       return principal.kind === 'account' ? request.actions.filter((a) => a === '*') : [];

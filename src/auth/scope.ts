@@ -28,6 +28,9 @@ export const repositoryAccess = (name: string, ...actions: RepositoryAction[]): 
 
 export const catalogAccess: Access = { type: 'registry', name: 'catalog', actions: ['*'] };
 
+/** What `docker search` asks a token for (moby registry/search.go) before GET /v1/search. */
+export const catalogSearchAccess: Access = { type: 'registry', name: 'catalog', actions: ['search'] };
+
 /** Required of a Bearer token by the management API (/api/v1), on top of the account's own rights. */
 export const managementAccess: Access = { type: 'registry', name: 'management', actions: ['*'] };
 

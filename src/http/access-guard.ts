@@ -2,7 +2,8 @@
 // input is read or its handler runs:
 // - scopes on /v2: the authorizer of the configured auth mode (Docker token spec in token mode);
 // - scopes on /api/v1: the management API's authorizer (api-authorizer.ts in token mode; the same
-//   as /v2 in modes none and htpasswd, where every admitted caller may do everything);
+//   as /v2 in modes none and htpasswd, where every admitted caller may do everything); /v1/search
+//   (docker search) takes either (see authorizerFor);
 // - an account rule (token mode): the caller authenticated as an account, then the rule, checked
 //   before the target is looked up, so callers without the right learn nothing of what exists. In
 //   modes without accounts, whoever the registry admits passes (none: everyone; htpasswd: its users);
@@ -13,10 +14,10 @@ import { principalOf, type Account } from '../auth/model.js';
 import type { Logger } from '../registry/deps.js';
 import { DeniedError } from '../registry/errors.js';
 import { authState, type Authorizer } from './access.js';
-import { clientAddress } from './credentials.js';
+import { clientAddress, presentedCredentials } from './credentials.js';
 import type { CallerAuthenticator } from './management/authenticate.js';
 import { setCaller } from './management/caller.js';
-import { API_PREFIX, type AccountRule, type Query, type RouteSpec } from './route-spec.js';
+import { type AccountRule, type Query, type RouteSpec } from './route-spec.js';
 
 export interface AccessGuardDeps {
   /** /v2 routes. */
@@ -63,6 +64,17 @@ async function refusal(
 }
 
 export function createAccessGuard(deps: AccessGuardDeps): AccessGuard {
+  /**
+   * /v2: the registry's. /api/v1: the management API's. /v1 (`docker search`): a registry token when
+   * the client brings one (docker asks for `registry:catalog:search` after a login that left an
+   * identity token), else the management API's (Basic, or anonymous).
+   */
+  function authorizerFor(ctx: Context, path: string): Authorizer {
+    if (path.startsWith('/v2/')) return deps.authorizer;
+    if (path.startsWith('/v1/') && presentedCredentials(ctx).scheme === 'bearer') return deps.authorizer;
+    return deps.apiAuthorizer;
+  }
+
   async function checkRule(ctx: Context, rule: AccountRule, params: Record<string, string>) {
     if (!deps.accounts) {
       await deps.authorizer.authorize(ctx, []);
@@ -90,7 +102,6 @@ export function createAccessGuard(deps: AccessGuardDeps): AccessGuard {
     const { access } = route;
     if ('open' in access) return;
     if ('account' in access) return checkRule(ctx, access.account, params);
-    const authorizer = route.path.startsWith(API_PREFIX) ? deps.apiAuthorizer : deps.authorizer;
-    await authorizer.authorize(ctx, access.scopes(params, query));
+    await authorizerFor(ctx, route.path).authorize(ctx, access.scopes(params, query));
   };
 }

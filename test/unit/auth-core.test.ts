@@ -145,6 +145,8 @@ describe('access policy', () => {
       (await policy.grant(user('root', true), parseScopes(['repository(plugin):x:pull'])))[0]?.actions,
     ).toEqual([]);
     expect(await policy.allows(anonymous, parseScopes(['registry:catalog:*']))).toBe(true);
+    expect(await policy.allows(anonymous, parseScopes(['registry:catalog:search']))).toBe(true);
+    expect(await policy.allows(anonymous, parseScopes(['registry:catalog:delete']))).toBe(false);
   });
 
   it('grants registry:management:* to accounts only, never to anonymous or external principals', async () => {
