@@ -8,7 +8,7 @@
 //   asking (or is anonymous, so the client should log in); 403 DENIED when the account may not.
 import { ANONYMOUS, principalOf, type Principal } from '../auth/model.js';
 import type { AccessPolicy } from '../auth/policy.js';
-import { catalogAccess, covers, formatScope, missing, type Access } from '../auth/scope.js';
+import { catalogAccess, covers, formatScope, missing, repositoryAccess, type Access } from '../auth/scope.js';
 import { InvalidTokenError } from '../auth/invalid-token-error.js';
 import type { TokenVerifier, VerifiedAccessToken } from '../auth/tokens.js';
 import type { Logger } from '../registry/deps.js';
@@ -29,6 +29,12 @@ export interface TokenAuthorizerDeps {
 /** Whether the route lists repositories (the catalog), so that it needs the caller's `readable` filter. */
 const listsRepositories = (required: readonly Access[]) =>
   required.some((a) => a.type === catalogAccess.type && a.name === catalogAccess.name);
+
+/** The repositories an access claim lets its bearer pull. */
+const pullableWith =
+  (granted: readonly Access[]) =>
+  (repository: string): boolean =>
+    covers(granted, [repositoryAccess(repository, 'pull')]);
 
 export function createTokenAuthorizer(deps: TokenAuthorizerDeps): Authorizer {
   const { verifier, policy, log } = deps;
@@ -67,9 +73,10 @@ export function createTokenAuthorizer(deps: TokenAuthorizerDeps): Authorizer {
       }
       const state = authState(ctx);
       state.principal = principal;
-      // External principals hold only their token's grants: they borrow blobs by naming `from`.
+      // What the account may pull, not only what this token names; an external principal has no
+      // account, so what its token grants is all it may pull.
       state.readableRepositories = async () =>
-        principal.kind === 'external' ? () => false : policy.readable(principal);
+        principal.kind === 'external' ? pullableWith(token.access) : policy.readable(principal);
       if (covers(token.access, required)) {
         // Read only for the routes that list: the filter costs queries, every other request none.
         if (listsRepositories(required)) {

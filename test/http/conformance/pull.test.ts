@@ -15,6 +15,7 @@ import {
   uniqueRepo,
 } from './support/client.js';
 import { useRegistry } from './support/registry.js';
+import { invalidReferenceCases } from './support/suite-cases.js';
 
 const reg = useRegistry();
 
@@ -93,16 +94,7 @@ describe('pull: manifests', () => {
     }
   });
 
-  // The v1.1.1 suite's pull workflow; Distribution and zot answer 404 too.
-  it('GET and HEAD of a reference that is neither a tag nor a digest answer 404 MANIFEST_UNKNOWN', async () => {
-    const repo = uniqueRepo('pull-invalid-ref');
-    await pushImage(reg.client, repo, 'v1');
-    for (const ref of ['.INVALID_MANIFEST_NAME', '-bad', 'sha256:totallywrong']) {
-      expectError(await reg.client.getManifest(repo, ref), 404, 'MANIFEST_UNKNOWN');
-      const head = await reg.client.head(`/v2/${repo}/manifests/${ref}`, { Accept: ACCEPT_MANIFESTS });
-      expect(head.status, explain(head)).toBe(404);
-    }
-  });
+  invalidReferenceCases(reg);
 
   it('a manifest pushed to one repository is not served from another', async () => {
     const repo = uniqueRepo('pull-iso-a');

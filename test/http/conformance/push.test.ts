@@ -8,11 +8,11 @@ import {
   expectJsonIfBody,
   randomBlob,
   sha256,
-  sha512,
   uniqueRepo,
   withQuery,
 } from './support/client.js';
 import { useRegistry } from './support/registry.js';
+import { anonymousMountCases, chunkedUploadCases } from './support/suite-cases.js';
 
 const reg = useRegistry();
 const OCTET = { 'Content-Type': 'application/octet-stream' };
@@ -255,29 +255,7 @@ describe('push: streamed and chunked blob upload', () => {
     await expectBlob(repo, sha256(data), data);
   });
 
-  // distribution-spec main: a closing PUT may answer 416 too (distribution-spec#593).
-  it.each([
-    ['sha256', sha256],
-    ['sha512', sha512],
-  ])('a closing PUT whose chunk is out of order answers 416 BLOB_UPLOAD_INVALID (%s)', async (_alg, hash) => {
-    const c = reg.client;
-    const repo = uniqueRepo('push-ooo-put');
-    const data = randomBlob(20);
-    const location = await c.startUpload(repo, { 'Content-Length': '0' });
-    const early = await c.request('PATCH', location, {
-      headers: { ...OCTET, 'Content-Range': '10-19' },
-      body: data.subarray(10),
-    });
-    expect(early.status, explain(early)).toBe(416);
-    const put = await c.request('PUT', withQuery(location, { digest: hash(data) }), {
-      headers: { ...OCTET, 'Content-Range': '10-19' },
-      body: data.subarray(10),
-    });
-    expectError(put, 416, 'BLOB_UPLOAD_INVALID');
-    const status = await c.get(location);
-    expect(status.status, explain(status)).toBe(204);
-    expect(status.headers.get('range'), explain(status)).toBe('0-0');
-  });
+  chunkedUploadCases(reg);
 
   it('the upload URL can be reused across requests (GET status twice, then PUT)', async () => {
     const c = reg.client;
@@ -390,29 +368,5 @@ describe('push: cross-repository blob mount', () => {
     await expectBlob(target, digest, data);
   });
 
-  it('mounting an unknown digest without from starts an upload session (202)', async () => {
-    const c = reg.client;
-    const target = uniqueRepo('mount-nofrom-unknown');
-    const res = await c.request('POST', `/v2/${target}/blobs/uploads/?mount=${sha256(randomBlob())}`);
-    expect(res.status, explain(res)).toBe(202);
-    expect(res.headers.get('location'), explain(res)).toBeTruthy();
-  });
-
-  it('mount without from for a stored blob answers 201 (automatic discovery) or a usable 202 session', async () => {
-    const c = reg.client;
-    const source = uniqueRepo('mount-auto-src');
-    const target = uniqueRepo('mount-auto-dst');
-    const data = randomBlob(70);
-    const digest = await c.pushBlob(source, data);
-    const res = await c.request('POST', `/v2/${target}/blobs/uploads/?mount=${digest}`);
-    expect([201, 202], explain(res)).toContain(res.status);
-    const location = locationOf(c, res);
-    if (res.status === 201) {
-      expect(new URL(location).pathname, explain(res)).toBe(`/v2/${target}/blobs/${digest}`);
-    } else {
-      const put = await c.request('PUT', withQuery(location, { digest }), { headers: OCTET, body: data });
-      expect(put.status, explain(put)).toBe(201);
-    }
-    await expectBlob(target, digest, data);
-  });
+  anonymousMountCases(reg);
 });

@@ -108,16 +108,69 @@ export function withQuery(url: string, params: Record<string, string>): string {
   return url + (url.includes('?') ? '&' : '?') + query;
 }
 
+/** Credentials the client logs in with when a registry challenges it (the suite's OCI_USERNAME/PASSWORD). */
+export interface Login {
+  username: string;
+  password: string;
+}
+
+/** The parameters of a `WWW-Authenticate: Bearer realm="…",service="…",scope="…"` challenge. */
+function bearerChallenge(header: string | null): Record<string, string> | undefined {
+  if (!header || !/^bearer\s/i.test(header)) return undefined;
+  const params: Record<string, string> = {};
+  for (const [, key, value] of header.matchAll(/(\w+)="([^"]*)"/g)) params[key as string] = value as string;
+  return params;
+}
+
 export class Client {
-  constructor(readonly base: string) {}
+  /** Bearer tokens already fetched (until shortly before they expire), by the scope they answered. */
+  private readonly tokens = new Map<string, { token: string; until: number }>();
+
+  constructor(
+    readonly base: string,
+    private readonly login?: Login,
+  ) {}
 
   /** Resolves a path or a Location value (relative or absolute) against the registry's base URL. */
   resolve(pathOrUrl: string): string {
     return new URL(pathOrUrl, `${this.base}/`).toString();
   }
 
+  /**
+   * One request; with a login, a 401 Bearer challenge is answered as the conformance suite and docker do
+   * (Docker token spec): a token from the realm for the challenge's service and scope, then the same
+   * request again with it.
+   */
   async request(method: string, pathOrUrl: string, opts: ReqOptions = {}): Promise<Res> {
     const url = this.resolve(pathOrUrl);
+    const res = await this.send(method, url, opts);
+    const challenge =
+      this.login && res.status === 401 && bearerChallenge(res.headers.get('www-authenticate'));
+    if (!challenge) return res;
+    const token = await this.token(challenge);
+    return this.send(method, url, {
+      ...opts,
+      headers: { ...opts.headers, Authorization: `Bearer ${token}` },
+    });
+  }
+
+  private async token(challenge: Record<string, string>): Promise<string> {
+    const { realm = '', service = '', scope = '' } = challenge;
+    const cached = this.tokens.get(scope);
+    if (cached && cached.until > Date.now()) return cached.token;
+    const query = new URLSearchParams({ service });
+    for (const one of scope.split(' ').filter(Boolean)) query.append('scope', one);
+    const { username, password } = this.login as Login;
+    const res = await this.send('GET', `${realm}?${query}`, {
+      headers: { Authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` },
+    });
+    expect(res.status, explain(res)).toBe(200);
+    const { token, expires_in: lifetime = 60 } = json<{ token: string; expires_in?: number }>(res);
+    this.tokens.set(scope, { token, until: Date.now() + (lifetime - 10) * 1000 });
+    return token;
+  }
+
+  private async send(method: string, url: string, opts: ReqOptions): Promise<Res> {
     const response = await fetch(url, {
       method,
       headers: opts.headers,
