@@ -14,18 +14,26 @@ import { composeAuth, type AuthSecrets } from './auth-composition.js';
 import { withoutPassword } from './config/redact.js';
 import { durationMs, type BerthConfig } from './config/schema.js';
 import { createEventBus } from './events/registry-event.js';
+import { createGcParts, gcRunOptions, type GcParts } from './gc/compose.js';
+import { startScheduledGc } from './gc/scheduled.js';
 import { createApp } from './http/app.js';
+import { uiUrl } from './http/ui.js';
 import { createTlsReloader, httpsServerOptions, loadTls, logCertificate, tlsFilesOf } from './http/tls.js';
 import { createLogger } from './log.js';
 import { openStores } from './metadata/open.js';
 import type { OpenedStores } from './metadata/open.js';
 import type { MetricsListener } from './metrics/exposition.js';
 import type { MirrorDeps } from './mirror/mirror.js';
+import { createNamespacePolicies } from './policies/policies.js';
+import { retentionEvent } from './policies/retention-events.js';
+import { createRetention } from './policies/retention.js';
 import type { Logger } from './registry/deps.js';
 import { startExclusiveJob, type ExclusiveJob } from './registry/exclusive-job.js';
-import { unguarded } from './registry/content-guard.js';
-import { noPushPolicy } from './registry/push-policy.js';
+import { createPullTracker } from './registry/pull-tracker.js';
 import { createRegistry } from './registry/registry.js';
+import { repositoryRoutes } from './http/api/repositories.js';
+import { policyRoutes } from './http/api/policies.js';
+import { infoRoutes } from './http/api/info.js';
 
 export interface RunningServer {
   /** host:port actually listened on. */
@@ -45,7 +53,7 @@ export interface RunningServer {
  * The configured storage driver. The S3 driver (and the AWS SDK, about 25 MiB of memory) is loaded only
  * when configured, so a filesystem registry does not carry it.
  */
-async function createDriver(config: BerthConfig): Promise<StorageDriver> {
+export async function createDriver(config: BerthConfig): Promise<StorageDriver> {
   switch (config.storage.driver) {
     case 'memory':
       return createMemoryDriver();
@@ -86,6 +94,7 @@ async function openMirror(
   driver: StorageDriver,
   stores: OpenedStores,
   log: Logger,
+  gc: Pick<GcParts, 'guard' | 'sweeper'>,
   onCount?: MirrorDeps['onCount'],
 ) {
   if (config.mirror.upstreams.length === 0) return undefined;
@@ -103,12 +112,13 @@ async function openMirror(
     spoolDir: resolve(config.mirror.spoolDir ?? `${config.dataDir}/mirror-spool`),
     userAgent: 'berth-mirror',
     onCount,
+    guard: gc.guard,
   });
   const eviction = createEviction({
     upstreams: config.mirror.upstreams,
     metadata: stores.metadata,
     store: stores.mirror,
-    driver,
+    sweeper: gc.sweeper,
     log,
     clock: Date.now,
     filling: (digest) => mirror.filling(digest),
@@ -210,8 +220,13 @@ export async function startServer(
       };
     }
     const { metadata } = stores;
-    const mirror = await openMirror(config, driver, stores, log, metrics?.countMirror);
+    // Online garbage collection (src/gc): the guard that every change holds, and the sweeper through
+    // which the collector and mirror eviction delete bytes. Always on: `berth gc` may run any time.
+    const gc = createGcParts({ store: stores.gc, metadata, driver, log, clock: Date.now, newId: randomUUID });
+    const mirror = await openMirror(config, driver, stores, log, gc, metrics?.countMirror);
     if (mirror) opened.push(() => mirror.close());
+    // Quotas and immutable tags (src/policies), asked by the registry before each change.
+    const policies = createNamespacePolicies({ store: stores.policies, metadata });
     const registry = createRegistry({
       driver,
       metadata,
@@ -225,11 +240,32 @@ export async function startServer(
       clock: Date.now,
       newId: randomUUID,
       upstream: mirror?.mirror.source,
-      guard: unguarded,
-      policy: noPushPolicy,
+      guard: gc.guard,
+      policy: policies.push,
+      isImmutable: policies.immutability.isImmutable,
+      catalogStore: stores.catalog,
     });
     const routing = mirror?.mirror.routing;
     const events = createEventBus((err) => log.error({ err }, 'a registry event listener failed'));
+    // Manifest GETs (mirror pulls included) counted in memory and written in batches; a read-only
+    // registry (maintenance, `berth db copy`) writes nothing.
+    if (!config.server.readOnly) {
+      const pulls = createPullTracker({ store: stores.catalog, clock: Date.now, log });
+      opened.push(() => pulls.close());
+      events.subscribe(pulls.listener);
+    }
+    // Retention deletes through the registry, and tells webhooks as a DELETE request would.
+    const retention = createRetention({
+      store: stores.policies,
+      manifests: registry.manifests,
+      immutability: policies.immutability,
+      clock: Date.now,
+      log,
+      onDeleted: (deletion) =>
+        events.active
+          ? events.publish(retentionEvent(deletion, Date.now(), randomUUID(), hostname()))
+          : undefined,
+    });
     const notifications = await openNotifications(config, stores, log);
     if (notifications) {
       // No request makes events once the server is closed: record the last ones, finish the sends.
@@ -247,6 +283,17 @@ export async function startServer(
       readOnly: config.server.readOnly,
       service: config.auth.service,
       apiAuthorizer: auth.apiAuthorizer,
+      // The management API's repository, tag and namespace-rule routes (more specific paths first).
+      apiRoutes: [
+        ...repositoryRoutes(registry),
+        ...policyRoutes({ store: stores.policies, retention, clock: Date.now }),
+        ...infoRoutes({
+          authMode: config.auth.mode,
+          service: config.auth.service,
+          readOnly: config.server.readOnly,
+          deleteEnabled: config.storage.delete.enabled,
+        }),
+      ],
       management: auth.management,
       operations: {
         ...(mirror && { mirrorStatus: mirror.mirror.status }),
@@ -258,6 +305,8 @@ export async function startServer(
       manifestMaxBytes: config.limits.manifestMaxBytes,
       localNameForNamespace: routing && ((name, ns) => routing.localNameForNamespace(name, ns)),
       httpMetrics: metrics?.httpMiddleware,
+      // The web UI at / (server.ui); its files come from dist/ui.
+      ui: config.server.ui && {},
       // metrics.listen: /metrics only there, and 404 here.
       metricsEndpoint: config.metrics.listen ? undefined : metrics?.endpoint,
     });
@@ -291,6 +340,33 @@ export async function startServer(
       log,
       work: async () => void (await registry.uploads.purgeStale(Date.now() - maxAge)),
     });
+    if (config.gc.enabled) {
+      const scheduledGc = startScheduledGc({
+        collector: gc.collector((olderThan) => registry.uploads.purgeStale(olderThan)),
+        metadata,
+        intervalMs: durationMs(config.gc.interval),
+        options: gcRunOptions(config),
+        holder: randomUUID(),
+        clock: Date.now,
+        log,
+        onReport: metrics?.countGc,
+      });
+      opened.push(() => scheduledGc.stop());
+    }
+    // Retention policies (README "Retention"), one replica at a time; its deletions need deletes enabled.
+    const retentionMs = durationMs(config.retention.interval);
+    if (retentionMs > 0 && config.storage.delete.enabled) {
+      const retentionJob = startExclusiveJob({
+        name: 'retention',
+        intervalMs: retentionMs,
+        metadata,
+        holder: randomUUID(),
+        clock: Date.now,
+        log,
+        work: async () => void (await retention.runAll({ dryRun: false })),
+      });
+      opened.push(() => retentionJob.stop());
+    }
 
     log.info(
       {
@@ -308,6 +384,10 @@ export async function startServer(
       },
       'berth listening',
     );
+    if (config.server.ui) {
+      const url = uiUrl(tls ? 'https' : 'http', address);
+      log.info({ url }, `web UI: open ${url} in a browser`);
+    }
     if (metricsListener) log.info({ address: metricsListener.address }, 'metrics listening');
     if (tls) logCertificate(log, tls.certificate, 'TLS certificate loaded');
 

@@ -8,6 +8,7 @@ import { redactSecrets } from '../config/redact.js';
 import { ConfigError } from '../config/schema.js';
 import { namespaceCommand, robotCommand, userCommand } from './accounts.js';
 import { dbCommand } from './db.js';
+import { gcCommand } from './gc.js';
 import { mirrorCommand } from './mirror.js';
 import {
   authOption,
@@ -76,6 +77,7 @@ export function createProgram(): Command {
   program.addCommand(namespaceCommand());
   program.addCommand(dbCommand());
   program.addCommand(mirrorCommand());
+  program.addCommand(gcCommand());
   program.addCommand(tlsCommand());
 
   return program;

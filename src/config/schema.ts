@@ -152,6 +152,7 @@ export const configSchema = z
         shutdownTimeout: duration.default('30s'),
         trustProxy: z.boolean().default(false),
         readOnly: z.boolean().default(false),
+        ui: z.boolean().default(true),
         tls: z
           .object({
             cert: z.string().min(1).nullable().default(null),
@@ -274,6 +275,22 @@ export const configSchema = z
       .object({
         maxAge: duration.default('24h'),
         purgeInterval: duration.default('1h'),
+      })
+      .strict()
+      .prefault({}),
+    gc: z
+      .object({
+        enabled: z.boolean().default(true),
+        interval: duration.default('1h'),
+        delay: duration.default('24h'),
+        orphans: z.boolean().default(true),
+        orphanGrace: duration.default('24h'),
+      })
+      .strict()
+      .prefault({}),
+    retention: z
+      .object({
+        interval: duration.default('1h'),
       })
       .strict()
       .prefault({}),

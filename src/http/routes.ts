@@ -321,9 +321,14 @@ function serviceRoutes(options: RouteOptions): RouteSpec[] {
 /** Every route, in matching order. */
 export function routeTable(options: RouteOptions): RouteSpec[] {
   const management = options.management ? accountRoutes(options.management) : [];
+  // A path ending in the `*name` wildcard (GET /api/v1/repositories/team/app) would swallow the
+  // longer paths below it (…/team/app/-/tags): such routes match last.
+  const endsInWildcard = (route: RouteSpec) => /\*\w+$/.test(route.path);
+  const apiRoutes = options.apiRoutes ?? [];
   const table = [
     ...distributionRoutes(options),
-    ...(options.apiRoutes ?? []),
+    ...apiRoutes.filter((route) => !endsInWildcard(route)),
+    ...apiRoutes.filter(endsInWildcard),
     ...management,
     ...operationsRoutes(options.operations ?? {}),
     ...serviceRoutes(options),

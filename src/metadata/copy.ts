@@ -1,7 +1,8 @@
 // Moving from one machine to replicas: copies a SQLite metadata database (the metadata index, the
 // accounts, namespaces and memberships, the pull-through mirror's cached tags, cached content and
-// counters, then the webhook outbox's pending deliveries and per-endpoint outcomes) into an empty
-// PostgreSQL one (`berth db copy`). Every table is copied row for row in one PostgreSQL transaction,
+// counters, the webhook outbox's pending deliveries and per-endpoint outcomes, then the namespace
+// rules: immutable tags, quotas and retention policies) into an empty PostgreSQL one
+// (`berth db copy`). Every table is copied row for row in one PostgreSQL transaction,
 // parents before children, keeping repository ids, outbox numbers (so deliveries keep their order),
 // secret hashes and credential versions (tokens issued before stay valid); then the row counts of both
 // sides are compared. Nothing is written unless the whole copy succeeds. Berth must not be writing to
@@ -23,7 +24,22 @@ interface CopiedTable {
  * next login).
  */
 export const COPIED_TABLES: readonly CopiedTable[] = [
-  { name: 'repositories', columns: ['id', 'name', 'created_at'], identity: 'id' },
+  {
+    name: 'repositories',
+    columns: [
+      'id',
+      'name',
+      'created_at',
+      'description',
+      'last_push_at',
+      'last_pull_at',
+      'pull_count',
+      'size',
+      'tag_count',
+      'manifest_count',
+    ],
+    identity: 'id',
+  },
   { name: 'blobs', columns: ['digest', 'size', 'created_at'] },
   { name: 'repository_blobs', columns: ['repository_id', 'digest', 'created_at'] },
   {
@@ -37,9 +53,13 @@ export const COPIED_TABLES: readonly CopiedTable[] = [
       'subject_digest',
       'annotations',
       'created_at',
+      'total_size',
+      'image_created',
+      'platforms',
+      'last_pulled_at',
     ],
   },
-  { name: 'tags', columns: ['repository_id', 'name', 'digest', 'updated_at'] },
+  { name: 'tags', columns: ['repository_id', 'name', 'digest', 'updated_at', 'last_pulled_at'] },
   { name: 'manifest_references', columns: ['repository_id', 'manifest_digest', 'kind', 'target_digest'] },
   {
     name: 'uploads',
@@ -81,6 +101,22 @@ export const COPIED_TABLES: readonly CopiedTable[] = [
     name: 'outbox_endpoints',
     columns: ['endpoint', 'delivered', 'dropped', 'last_success_at', 'last_failure_at', 'last_error'],
   },
+  // Namespace rules. Their usage counts are not copied: PostgreSQL's triggers count the links and
+  // manifests again as they are copied (postgres/migrations/009-policies.ts).
+  { name: 'immutable_tag_rules', columns: ['namespace', 'position', 'tag_pattern', 'repository_pattern'] },
+  { name: 'namespace_quotas', columns: ['namespace', 'limit_bytes', 'updated_at'] },
+  {
+    name: 'retention_policies',
+    columns: [
+      'scope',
+      'name',
+      'keep_latest_count',
+      'keep_latest_by',
+      'keep_patterns',
+      'untagged_after',
+      'updated_at',
+    ],
+  },
 ];
 
 const BATCH_ROWS = 500;
@@ -118,6 +154,34 @@ async function copyTable(
   return copied + batch.length;
 }
 
+/**
+ * The review queues of garbage collection (migrations/009-gc.ts), whose copied rows join those that
+ * the copy's own inserts made PostgreSQL's triggers queue (so their counts are not compared). Holds,
+ * sweep markers and orphan notes are passing state and are not copied.
+ */
+async function copyGcQueues(sqlite: SqliteDatabase, client: PostgresClient): Promise<void> {
+  const queues: Array<{ name: string; columns: readonly string[]; conflict?: string }> = [
+    { name: 'gc_manifest_queue', columns: ['repository_id', 'digest', 'queued_at'] },
+    { name: 'gc_blob_queue', columns: ['digest', 'queued_at'] },
+    { name: 'gc_upload_queue', columns: ['id', 'queued_at'], conflict: ' ON CONFLICT (id) DO NOTHING' },
+  ];
+  for (const queue of queues) {
+    const select = sqlite.prepare(`SELECT ${queue.columns.join(', ')} FROM ${queue.name}`).raw();
+    const rows = select.all() as unknown[][];
+    for (let i = 0; i < rows.length; i += BATCH_ROWS) {
+      const batch = rows.slice(i, i + BATCH_ROWS);
+      const width = queue.columns.length;
+      const values = batch.map(
+        (_, r) => `(${queue.columns.map((_, c) => `$${r * width + c + 1}`).join(', ')})`,
+      );
+      await client.query(
+        `INSERT INTO ${queue.name} (${queue.columns.join(', ')}) VALUES ${values.join(', ')}${queue.conflict ?? ''}`,
+        batch.flat(),
+      );
+    }
+  }
+}
+
 /** Copies every table; refuses a PostgreSQL database that already holds rows in any of them. */
 export async function copySqliteToPostgres(
   sqlite: SqliteDatabase,
@@ -132,6 +196,11 @@ export async function copySqliteToPostgres(
     }
     const report: CopyReport = { rows: {} };
     for (const table of tables) report.rows[table.name] = await copyTable(sqlite, client, table);
+    // The repositories' counters came with them: what the catalog triggers recorded of the copy's
+    // inserts (postgres/migrations/007-catalog.ts) would count everything twice.
+    await client.query('DELETE FROM repository_changes');
+    // Garbage collection's pending reviews (src/gc), added to those that the copy's inserts queued.
+    await copyGcQueues(sqlite, client);
     // New repositories get ids, and new outbox rows numbers, after the copied ones.
     for (const { name, identity } of tables) {
       if (identity === undefined) continue;

@@ -12,15 +12,21 @@ import { withoutPassword } from '../config/redact.js';
 import { durationMs, type BerthConfig } from '../config/schema.js';
 import type { MirrorStore } from '../mirror/mirror-store.js';
 import type { OutboxStore } from '../notifications/outbox-store.js';
+import type { GcStore } from '../gc/gc-store.js';
+import type { CatalogStore } from '../registry/catalog-store.js';
+import type { PolicyStore } from '../policies/policy-store.js';
 import type { Logger } from '../registry/deps.js';
 import type { MetadataStore } from '../registry/metadata-store.js';
 import { openDatabase, otherConnectionsCommitted } from './db.js';
 import { createIndexChangeFlag } from './index-changes.js';
 import { withReadCache } from './read-cache.js';
 import { createSqliteAccountStore } from './sqlite-account-store.js';
+import { createSqliteCatalogStore } from './sqlite-catalog-store.js';
+import { createSqliteGcStore } from './sqlite-gc-store.js';
 import { createSqliteLoginThrottleStore } from './sqlite-login-throttle-store.js';
 import { createSqliteMirrorStore } from './sqlite-mirror-store.js';
 import { createSqliteOutboxStore } from './sqlite-outbox-store.js';
+import { createSqlitePolicyStore } from './sqlite-policy-store.js';
 import { createSqliteMetadataStore } from './sqlite-store.js';
 
 export interface OpenedStores {
@@ -32,6 +38,12 @@ export interface OpenedStores {
   mirror: MirrorStore;
   /** The webhook outbox (notifications.endpoints): pending deliveries and their outcomes, shared likewise. */
   outbox: OutboxStore;
+  /** Repositories and tags as the management API lists them, with pull counts, shared likewise. */
+  catalog: CatalogStore;
+  /** Namespace rules (immutable tags, quotas, retention) and usage, shared likewise. */
+  policies: PolicyStore;
+  /** Garbage collection's queues, content holds and sweep markers (src/gc), shared likewise. */
+  gc: GcStore;
   /** Where the stores live, for logs: a path or a URL without its password. */
   location: string;
   close(): Promise<void>;
@@ -57,6 +69,9 @@ export async function openStores(config: BerthConfig, log: Logger): Promise<Open
     loginThrottle: createSqliteLoginThrottleStore(db),
     mirror: createSqliteMirrorStore(db),
     outbox: createSqliteOutboxStore(db),
+    catalog: createSqliteCatalogStore(db, indexChanges),
+    policies: createSqlitePolicyStore(db),
+    gc: createSqliteGcStore(db, { onIndexChange: () => indexChanges.mark() }),
     location: path,
     close: async () => void db.close(),
   };

@@ -91,8 +91,9 @@ export function createSqliteMetadataStore(db: SqliteDatabase, now: () => number 
        WHERE t.repository_id = ${repoId} AND t.name = @tag`,
     ),
     insertManifest: db.prepare(
-      `INSERT INTO manifests (repository_id, ${manifestColumns}, created_at)
-       VALUES (${repoId}, @digest, @mediaType, @size, @artifactType, @subject, @annotations, @now)
+      `INSERT INTO manifests (repository_id, ${manifestColumns}, created_at, total_size, platforms, image_created)
+       VALUES (${repoId}, @digest, @mediaType, @size, @artifactType, @subject, @annotations, @now,
+         @totalSize, @platforms, @imageCreated)
        ON CONFLICT DO NOTHING`,
     ),
     insertReference: db.prepare(
@@ -185,6 +186,9 @@ export function createSqliteMetadataStore(db: SqliteDatabase, now: () => number 
         subject: manifest.subject,
         annotations: manifest.annotations ? JSON.stringify(manifest.annotations) : null,
         now: at,
+        totalSize: manifest.details?.totalSize ?? manifest.size,
+        platforms: manifest.details?.platforms ? JSON.stringify(manifest.details.platforms) : null,
+        imageCreated: manifest.details?.imageCreated ?? null,
       });
       for (const [kind, targets] of [
         ['blob', references.blobs],

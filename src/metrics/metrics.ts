@@ -6,11 +6,11 @@
 // names, unprefixed (process_cpu_seconds_total, nodejs_heap_size_used_bytes, ...): they are the names
 // every Prometheus client library and the usual Node.js dashboards and alerts use, and `job`/`instance`
 // already tell which target they describe. Berth's own metrics are all named berth_*.
-// GC (garbage collection of blobs) has no metrics yet: Berth has no GC to measure.
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from '../registry/deps.js';
 import { createAuthMetrics } from './auth-metrics.js';
 import { metricsHandler, startMetricsListener } from './exposition.js';
+import { createGcMetrics } from './gc-metrics.js';
 import { createHttpMetrics } from './http-metrics.js';
 import { createDriverInstrumentation } from './instrument-driver.js';
 import { createMetadataInstrumentation } from './instrument-metadata.js';
@@ -43,6 +43,8 @@ export function createMetrics({ log, processMetrics = true }: MetricsOptions) {
     countMirror: createMirrorMetrics(registry),
     /** Given by the webhook outbox: its depth, read at each scrape (berth_webhook_outbox_depth). */
     setOutboxDepth: createOutboxMetrics(registry, log),
+    /** Given each scheduled garbage collection run's report (berth_gc_*). */
+    countGc: createGcMetrics(registry),
   };
 }
 

@@ -12,6 +12,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StorageDriver } from '../../storage-drivers/types.js';
 import type { UpstreamConfig } from '../config/schema.js';
+import type { ContentGuard } from '../registry/content-guard.js';
 import { durationMs } from '../config/schema.js';
 import { resolveRange, type BlobStream, type RequestedRange } from '../registry/blobs.js';
 import type { Logger } from '../registry/deps.js';
@@ -71,6 +72,8 @@ export interface MirrorDeps {
   userAgent: string;
   /** Sees every hit, miss and byte count as it is made (metrics). */
   onCount?: (upstream: string, delta: Partial<MirrorCounters>) => void;
+  /** Cached bytes and their records are written holding their digest against the collector (src/gc). */
+  guard: ContentGuard;
 }
 
 interface Upstream extends RoutedUpstream {
@@ -260,7 +263,9 @@ export async function createMirror(deps: MirrorDeps) {
     tag?: Tag,
   ) {
     const parsed = parseManifest(mediaType, bytes);
-    const manifest = await storeManifest({ driver, metadata }, repository, { digest, bytes, parsed }, tag);
+    const manifest = await deps.guard.hold([digest], () =>
+      storeManifest({ driver, metadata }, repository, { digest, bytes, parsed }, tag),
+    );
     const at = clock();
     await store.recordCached({
       upstream: upstream.name,
@@ -468,8 +473,13 @@ export async function createMirror(deps: MirrorDeps) {
     const deciding = (async () => {
       const stored = await driver.stat(blobKey(digest));
       if (stored && (await upstreamBlobSize(route, digest)) === stored.size) {
-        await link(route.upstream, repository, digest, stored.size);
-        return { storedSize: stored.size, repository };
+        // Linked only if the bytes are still there once held (the collector may have swept them).
+        const linked = await deps.guard.hold([digest], async () => {
+          if ((await driver.stat(blobKey(digest)))?.size !== stored.size) return false;
+          await link(route.upstream, repository, digest, stored.size);
+          return true;
+        });
+        if (linked) return { storedSize: stored.size, repository };
       }
       return startFill(route, repository, digest);
     })();
@@ -508,10 +518,12 @@ export async function createMirror(deps: MirrorDeps) {
         }),
       async (spoolPath, size) => {
         try {
-          if (!(await driver.stat(blobKey(digest)))) {
-            await driver.write(blobKey(digest), createReadStream(spoolPath));
-          }
-          for (const linked of entry.repositories) await link(upstream, linked, digest, size);
+          await deps.guard.hold([digest], async () => {
+            if (!(await driver.stat(blobKey(digest)))) {
+              await driver.write(blobKey(digest), createReadStream(spoolPath));
+            }
+            for (const linked of entry.repositories) await link(upstream, linked, digest, size);
+          });
           entry.published = true;
           usage.count(upstream.name, { bytesFromUpstream: size });
           log.info(

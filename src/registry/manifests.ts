@@ -13,6 +13,7 @@ import {
 } from './errors.js';
 import { newHash } from './hashing.js';
 import { blobKey } from './layout.js';
+import { describeManifest } from './manifest-details.js';
 import { parseManifest, type ParsedManifest, type Target } from './manifest-format.js';
 import { createByteBudgetCache } from './byte-budget-cache.js';
 import type { ManifestRecord } from './metadata-store.js';
@@ -47,8 +48,9 @@ function describe(reference: Reference): string {
 }
 
 /**
- * Writes a checked manifest's bytes under its digest (once) and records it, with what it references,
- * in the index; `tag`, when given, then points at it. Shared by pushes and the mirror's cache fills.
+ * Writes a checked manifest's bytes under its digest (once) and records it, with what it references
+ * and what the catalog shows of it (manifest-details.ts), in the index; `tag`, when given, then points
+ * at it. Shared by pushes and the mirror's cache fills.
  */
 export async function storeManifest(
   { driver, metadata }: Pick<RegistryDeps, 'driver' | 'metadata'>,
@@ -65,6 +67,7 @@ export async function storeManifest(
     artifactType: parsed.artifactType,
     subject: parsed.subject,
     annotations: parsed.annotations,
+    details: await describeManifest(driver, bytes, parsed),
   };
   await metadata.putManifest(
     repository,
@@ -139,8 +142,14 @@ export function createManifestService({
       const tag = reference.kind === 'tag' ? reference.tag : undefined;
       await policy.checkManifest(repository, { digest, size: bytes.length }, tag);
       // Everything the manifest references, and its own bytes, are held against the garbage collector
-      // from the check that they are present until the manifest's record references them.
-      const held = [digest, ...parsed.blobs.map((t) => t.digest), ...parsed.manifests.map((t) => t.digest)];
+      // from the check that they are present until the manifest's record references them; its
+      // subject too, so that the collector never deletes a subject while a referrer of it is recorded.
+      const held = [
+        digest,
+        ...parsed.blobs.map((t) => t.digest),
+        ...parsed.manifests.map((t) => t.digest),
+        ...(parsed.subject ? [parsed.subject] : []),
+      ];
       const record = await guard.hold(held, async () => {
         await assertPresent(parsed.blobs, (digests) => metadata.repositoryBlobSizes(repository, digests));
         await assertPresent(parsed.manifests, (digests) =>

@@ -12,6 +12,21 @@ export interface ManifestRecord {
   artifactType: string | null;
   subject: Digest | null;
   annotations: Record<string, string> | null;
+  /**
+   * What the management API shows of it (manifest-details.ts): written by putManifest when given
+   * (a manifest recorded without them has its own size as total size); never read back here.
+   */
+  details?: ManifestDetails;
+}
+
+/** A manifest as the catalog lists it, worked out once at push time. */
+export interface ManifestDetails {
+  /** Its own bytes plus each distinct digest it references (an index: its children's manifests). */
+  totalSize: number;
+  /** An index's children's platforms (`os/arch[/variant]`, distinct, in order); null otherwise. */
+  platforms: string[] | null;
+  /** The image config's `created`, as written there; null when it has none or cannot be read. */
+  imageCreated: string | null;
 }
 
 /** What a manifest points at, recorded so deletes and GC can follow references without parsing. */

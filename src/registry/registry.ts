@@ -1,16 +1,20 @@
 // The domain's composition: every registry operation, built from injected dependencies.
 import { createBlobService } from './blobs.js';
+import { createCatalogService, type CatalogDeps } from './catalog.js';
 import type { RegistryDeps } from './deps.js';
 import { createDiscoveryService } from './discovery.js';
 import { createHealthService } from './health.js';
 import { createManifestService } from './manifests.js';
 import { createUploadService } from './uploads.js';
 
-export function createRegistry(deps: RegistryDeps) {
+export function createRegistry(deps: RegistryDeps & CatalogDeps) {
+  const blobs = createBlobService(deps);
+  const manifests = createManifestService(deps);
   return {
-    blobs: createBlobService(deps),
+    blobs,
     uploads: createUploadService(deps),
-    manifests: createManifestService(deps),
+    manifests,
+    catalog: createCatalogService(deps, { manifests, blobs }),
     discovery: createDiscoveryService(deps),
     health: createHealthService(deps),
   };

@@ -3,8 +3,11 @@
 // of one database, on one pool per process.
 import type { LoginThrottleStore } from '../../auth/login-throttle-store.js';
 import type { AccountStore } from '../../auth/model.js';
+import type { GcStore } from '../../gc/gc-store.js';
+import type { CatalogStore } from '../../registry/catalog-store.js';
 import type { MirrorStore } from '../../mirror/mirror-store.js';
 import type { OutboxStore } from '../../notifications/outbox-store.js';
+import type { PolicyStore } from '../../policies/policy-store.js';
 import type { MetadataStore } from '../../registry/metadata-store.js';
 import type { PostgresOptions, PostgresPool } from './db.js';
 import { openPostgresMetadata } from './postgres-store.js';
@@ -15,6 +18,9 @@ export interface PostgresStores {
   loginThrottle: LoginThrottleStore;
   mirror: MirrorStore;
   outbox: OutboxStore;
+  catalog: CatalogStore;
+  policies: PolicyStore;
+  gc: GcStore;
   pool: PostgresPool;
   /** Waits for queries in flight, then closes every connection. Idempotent. */
   close(): Promise<void>;
@@ -24,6 +30,7 @@ export interface PostgresStores {
 export async function openPostgresStores(
   options: PostgresOptions & { now?: () => number },
 ): Promise<PostgresStores> {
-  const { store, accounts, loginThrottle, mirror, outbox, pool, close } = await openPostgresMetadata(options);
-  return { metadata: store, accounts, loginThrottle, mirror, outbox, pool, close };
+  const { store, accounts, loginThrottle, mirror, outbox, catalog, policies, gc, pool, close } =
+    await openPostgresMetadata(options);
+  return { metadata: store, accounts, loginThrottle, mirror, outbox, catalog, policies, gc, pool, close };
 }

@@ -4,8 +4,11 @@
 // strings and are converted to numbers: sizes and ms timestamps stay below 2^53.
 import type { LoginThrottleStore } from '../../auth/login-throttle-store.js';
 import type { AccountStore } from '../../auth/model.js';
+import type { GcStore } from '../../gc/gc-store.js';
+import type { CatalogStore } from '../../registry/catalog-store.js';
 import type { MirrorStore } from '../../mirror/mirror-store.js';
 import type { OutboxStore } from '../../notifications/outbox-store.js';
+import type { PolicyStore } from '../../policies/policy-store.js';
 import type {
   ManifestRecord,
   ManifestReferences,
@@ -25,9 +28,12 @@ import {
   type PostgresPool,
 } from './db.js';
 import { createPostgresAccountStore } from './postgres-account-store.js';
+import { createPostgresCatalogStore } from './postgres-catalog-store.js';
+import { createPostgresGcStore } from './postgres-gc-store.js';
 import { createPostgresLoginThrottleStore } from './postgres-login-throttle-store.js';
 import { createPostgresMirrorStore } from './postgres-mirror-store.js';
 import { createPostgresOutboxStore } from './postgres-outbox-store.js';
+import { createPostgresPolicyStore } from './postgres-policy-store.js';
 import { reportingUnavailable } from './unavailable.js';
 
 interface ManifestRow {
@@ -116,8 +122,8 @@ async function holdManifest(
   for (let attempt = 0; attempt < PUT_MANIFEST_ATTEMPTS; attempt++) {
     const inserted = await client.query(
       statement(
-        `INSERT INTO manifests (repository_id, ${MANIFEST_COLUMNS}, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+        `INSERT INTO manifests (repository_id, ${MANIFEST_COLUMNS}, created_at, total_size, platforms, image_created)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
         [
           id,
           manifest.digest,
@@ -127,6 +133,9 @@ async function holdManifest(
           manifest.subject,
           manifest.annotations ? JSON.stringify(manifest.annotations) : null,
           at,
+          manifest.details?.totalSize ?? manifest.size,
+          manifest.details?.platforms ? JSON.stringify(manifest.details.platforms) : null,
+          manifest.details?.imageCreated ?? null,
         ],
       ),
     );
@@ -398,6 +407,12 @@ export interface PostgresMetadata {
   mirror: MirrorStore;
   /** The webhook outbox, on the same pool (postgres-outbox-store.ts). */
   outbox: OutboxStore;
+  /** Repositories and tags as the management API lists them, on the same pool (postgres-catalog-store.ts). */
+  catalog: CatalogStore;
+  /** Namespace rules and usage, on the same pool (postgres-policy-store.ts). */
+  policies: PolicyStore;
+  /** Garbage collection's queues, content holds and sweep markers, on the same pool (postgres-gc-store.ts). */
+  gc: GcStore;
   pool: PostgresPool;
   /** Waits for queries in flight, then closes every connection. Idempotent. */
   close(): Promise<void>;
@@ -419,6 +434,9 @@ export async function openPostgresMetadata(
     loginThrottle: createPostgresLoginThrottleStore(pool),
     mirror: createPostgresMirrorStore(pool),
     outbox: createPostgresOutboxStore(pool),
+    catalog: reportingUnavailable(createPostgresCatalogStore(pool)),
+    policies: createPostgresPolicyStore(pool),
+    gc: reportingUnavailable(createPostgresGcStore(pool)),
     pool,
     close: () => (closing ??= pool.end()),
   };

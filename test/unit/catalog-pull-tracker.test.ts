@@ -1,0 +1,147 @@
+// Pull tracking (src/registry/pull-tracker.ts): manifest GETs counted in memory and written in
+// batches, as an event bus listener that the request never waits for.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createEventBus, type RegistryEvent } from '../../src/events/registry-event.js';
+import type { PullCount } from '../../src/registry/catalog-store.js';
+import { createPullTracker } from '../../src/registry/pull-tracker.js';
+import type { Digest, RepoName, Tag } from '../../src/registry/references.js';
+
+const digest = (c: string) => `sha256:${c.repeat(64)}` as Digest;
+const repo = (name: string) => name as RepoName;
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+function fakeStore(fail = () => false) {
+  const batches: PullCount[][] = [];
+  return {
+    batches,
+    store: {
+      async recordPulls(pulls: readonly PullCount[]) {
+        if (fail()) throw new Error('database unreachable');
+        batches.push(pulls.map((p) => ({ ...p })));
+      },
+    },
+  };
+}
+
+function pullEvent(target: Partial<RegistryEvent['target']>, action: RegistryEvent['action'] = 'pull') {
+  return {
+    id: 'e',
+    timestamp: '',
+    action,
+    target: { kind: 'manifest', repository: 'r', ...target },
+    request: { id: '', addr: '', host: '', method: 'GET', userAgent: '' },
+    actor: {},
+  } as RegistryEvent;
+}
+
+describe('pull tracker', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('counts per repository, digest and tag, and writes one batch per interval', async () => {
+    vi.useFakeTimers();
+    let now = 100;
+    const { store, batches } = fakeStore();
+    const tracker = createPullTracker({ store, clock: () => now, log: silent, intervalMs: 1000 });
+    tracker.count(repo('r'), digest('a'), 'v1' as Tag);
+    now = 150;
+    tracker.count(repo('r'), digest('a'), 'v1' as Tag);
+    tracker.count(repo('r'), digest('a'));
+    tracker.count(repo('other'), digest('a'));
+    expect(batches).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(batches).toEqual([
+      [
+        { repository: 'r', digest: digest('a'), tag: 'v1', count: 2, at: 150 },
+        { repository: 'r', digest: digest('a'), count: 1, at: 150 },
+        { repository: 'other', digest: digest('a'), count: 1, at: 150 },
+      ],
+    ]);
+    // Nothing counted since: nothing written.
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(batches).toHaveLength(1);
+    tracker.count(repo('r'), digest('b'));
+    await tracker.close();
+    expect(batches).toHaveLength(2);
+    // Closed: later GETs (requests still draining) are not counted.
+    tracker.count(repo('r'), digest('c'));
+    await tracker.flush();
+    expect(batches).toHaveLength(2);
+  });
+
+  it('keeps a batch that could not be written and adds it to the next', async () => {
+    let failing = true;
+    const { store, batches } = fakeStore(() => failing);
+    const warnings: string[] = [];
+    const tracker = createPullTracker({
+      store,
+      clock: () => 7,
+      log: { ...silent, warn: (_obj, msg) => void warnings.push(msg ?? '') },
+      intervalMs: 60_000,
+    });
+    tracker.count(repo('r'), digest('a'));
+    await tracker.flush();
+    expect(warnings).toHaveLength(1);
+    tracker.count(repo('r'), digest('a'));
+    failing = false;
+    await tracker.close();
+    expect(batches).toEqual([[{ repository: 'r', digest: digest('a'), count: 2, at: 7 }]]);
+  });
+
+  it('never runs two writes at once', async () => {
+    let release = () => {};
+    let running = 0;
+    let most = 0;
+    const store = {
+      async recordPulls() {
+        running += 1;
+        most = Math.max(most, running);
+        await new Promise<void>((done) => (release = done));
+        running -= 1;
+      },
+    };
+    const tracker = createPullTracker({ store, clock: () => 1, log: silent, intervalMs: 60_000 });
+    tracker.count(repo('r'), digest('a'));
+    const first = tracker.flush();
+    tracker.count(repo('r'), digest('b'));
+    const second = tracker.flush();
+    await new Promise((done) => setTimeout(done, 5));
+    release();
+    await new Promise((done) => setTimeout(done, 5));
+    release();
+    await Promise.all([first, second]);
+    expect(most).toBe(1);
+    await tracker.close();
+  });
+
+  it('listens to manifest pulls on the event bus without making the request wait', async () => {
+    const { store, batches } = fakeStore();
+    const tracker = createPullTracker({ store, clock: () => 5, log: silent, intervalMs: 60_000 });
+    const bus = createEventBus(() => {});
+    bus.subscribe(tracker.listener);
+    expect(tracker.listener(pullEvent({ digest: digest('a'), tag: 'latest' }))).toBeUndefined();
+    await bus.publish(pullEvent({ digest: digest('a') }));
+    await bus.publish(pullEvent({ kind: 'blob', digest: digest('b') }));
+    await bus.publish(pullEvent({ digest: digest('c') }, 'push'));
+    await bus.publish(pullEvent({}));
+    await tracker.close();
+    expect(batches).toEqual([
+      [
+        { repository: 'r', digest: digest('a'), tag: 'latest', count: 1, at: 5 },
+        { repository: 'r', digest: digest('a'), count: 1, at: 5 },
+      ],
+    ]);
+  });
+
+  it('counts a GET in well under a microsecond', async () => {
+    const { store } = fakeStore();
+    const tracker = createPullTracker({ store, clock: Date.now, log: silent, intervalMs: 60_000 });
+    const keys = Array.from({ length: 1000 }, (_, i) => repo(`team/app-${i}`));
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < 200_000; i++) tracker.count(keys[i % 1000] as RepoName, digest('a'), 'latest' as Tag);
+    const perCall = Number(process.hrtime.bigint() - start) / 200_000;
+    await tracker.close();
+    expect(perCall).toBeLessThan(1000);
+  });
+});
