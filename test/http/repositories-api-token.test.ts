@@ -126,13 +126,13 @@ describe('repositories API with token authentication', () => {
       status: 200,
       json: { name: 'team/app', tagCount: 1 },
     });
-    expect((await call('GET', '/api/v1/repositories/team/app/tags/v1', READER)).json).toMatchObject({
+    expect((await call('GET', '/api/v1/repositories/team/app/-/tags/v1', READER)).json).toMatchObject({
       created: '2024-06-01T00:00:00Z',
     });
     for (const [method, path, body] of [
       ['PATCH', '/api/v1/repositories/team/app', { description: 'mine' }],
-      ['POST', '/api/v1/repositories/team/app/tags/v1/copy?to=stolen'],
-      ['DELETE', '/api/v1/repositories/team/app/tags/v1'],
+      ['POST', '/api/v1/repositories/team/app/-/tags/v1/copy?to=stolen'],
+      ['DELETE', '/api/v1/repositories/team/app/-/tags/v1'],
       ['DELETE', '/api/v1/repositories/team/app'],
     ] as const) {
       const reply = await call(method, path, READER, body);
@@ -147,21 +147,21 @@ describe('repositories API with token authentication', () => {
 
   it('lets a writer retag within its namespace, not copy out of it nor delete', async () => {
     expect(
-      await call('POST', '/api/v1/repositories/team/app/tags/v1/copy?to=team/app:prod', WRITER),
+      await call('POST', '/api/v1/repositories/team/app/-/tags/v1/copy?to=team/app:prod', WRITER),
     ).toMatchObject({
       status: 201,
       json: { repository: 'team/app', name: 'prod' },
     });
     expect(
-      await call('POST', '/api/v1/repositories/team/app/tags/v1/copy?to=team/copy:v1', WRITER),
+      await call('POST', '/api/v1/repositories/team/app/-/tags/v1/copy?to=team/copy:v1', WRITER),
     ).toMatchObject({
       status: 201,
       json: { repository: 'team/copy', name: 'v1' },
     });
-    const out = await call('POST', '/api/v1/repositories/team/app/tags/v1/copy?to=other/app:mine', WRITER);
+    const out = await call('POST', '/api/v1/repositories/team/app/-/tags/v1/copy?to=other/app:mine', WRITER);
     expect(out.status).toBe(403);
     expect(errorCode(out)).toBe('DENIED');
-    expect((await call('DELETE', '/api/v1/repositories/team/app/tags/prod', WRITER)).status).toBe(403);
+    expect((await call('DELETE', '/api/v1/repositories/team/app/-/tags/prod', WRITER)).status).toBe(403);
     expect(await call('DELETE', '/api/v1/repositories/team/copy', ADMIN)).toMatchObject({
       status: 200,
       json: { name: 'team/copy', deleted: { tags: 1, manifests: 1, blobs: 2 } },

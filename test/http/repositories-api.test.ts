@@ -180,14 +180,14 @@ describe('repositories API', () => {
       .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`));
     expect(operations.sort()).toEqual([
       'DELETE /api/v1/repositories/{name}',
-      'DELETE /api/v1/repositories/{name}/manifests/{digest}',
-      'DELETE /api/v1/repositories/{name}/tags/{tag}',
+      'DELETE /api/v1/repositories/{name}/-/manifests/{digest}',
+      'DELETE /api/v1/repositories/{name}/-/tags/{tag}',
       'GET /api/v1/repositories',
       'GET /api/v1/repositories/{name}',
-      'GET /api/v1/repositories/{name}/tags',
-      'GET /api/v1/repositories/{name}/tags/{tag}',
+      'GET /api/v1/repositories/{name}/-/tags',
+      'GET /api/v1/repositories/{name}/-/tags/{tag}',
       'PATCH /api/v1/repositories/{name}',
-      'POST /api/v1/repositories/{name}/tags/{tag}/copy',
+      'POST /api/v1/repositories/{name}/-/tags/{tag}/copy',
     ]);
     const parameters = (path: string, method: string) =>
       document.paths[path]?.[method]?.parameters.map((p) => `${p.in} ${p.name}${p.required ? '' : '?'}`);
@@ -198,7 +198,7 @@ describe('repositories API', () => {
       'query limit?',
       'query cursor?',
     ]);
-    expect(parameters('/api/v1/repositories/{name}/tags/{tag}/copy', 'post')).toEqual([
+    expect(parameters('/api/v1/repositories/{name}/-/tags/{tag}/copy', 'post')).toEqual([
       'path name',
       'path tag',
       'query to',
@@ -271,13 +271,13 @@ describe('repositories API', () => {
       }
     });
 
-    it('shows a repository by its name with slashes, or with them as %2F', async () => {
+    it('shows a repository by its name with slashes, whatever its last components', async () => {
       const detail = await get('/api/v1/repositories/team/app');
       expect(detail.status).toBe(200);
       expect(detail.json).toMatchObject({ name: 'team/app', tagCount: 2, manifestCount: 2 });
       expect(asked.at(-1)).toEqual([{ type: 'repository', name: 'team/app', actions: ['pull'] }]);
-      // `other/tags/...` would be the tags of `other`: its slashes go encoded.
-      expect((await get('/api/v1/repositories/other%2Ftags')).json).toMatchObject({ name: 'other/tags' });
+      // Sub-resources follow `/-/`, which no repository name holds: `other/tags` is a repository.
+      expect((await get('/api/v1/repositories/other/tags')).json).toMatchObject({ name: 'other/tags' });
       expect(await get('/api/v1/repositories/nope/x')).toMatchObject({
         status: 404,
         json: error('NAME_UNKNOWN'),
@@ -326,10 +326,10 @@ describe('repositories API', () => {
         pullCount: 3,
         lastPullAt: expect.stringMatching(ISO_TIME),
       });
-      expect((await get('/api/v1/repositories/team/app/tags/v1')).json).toMatchObject({
+      expect((await get('/api/v1/repositories/team/app/-/tags/v1')).json).toMatchObject({
         lastPulledAt: expect.stringMatching(ISO_TIME),
       });
-      expect((await get('/api/v1/repositories/team/app/tags/v2')).json).toMatchObject({ lastPulledAt: null });
+      expect((await get('/api/v1/repositories/team/app/-/tags/v2')).json).toMatchObject({ lastPulledAt: null });
       const pulled = json<{ repositories: Array<{ name: string }> }>(
         await get('/api/v1/repositories?sort=pulled'),
       );
@@ -347,7 +347,7 @@ describe('repositories API', () => {
     });
 
     it('answers a tag with what its manifest is', async () => {
-      const res = await get('/api/v1/repositories/tags/app/tags/v1.2.0');
+      const res = await get('/api/v1/repositories/tags/app/-/tags/v1.2.0');
       expect(res.status).toBe(200);
       expect(res.json).toEqual({
         name: 'v1.2.0',
@@ -363,14 +363,14 @@ describe('repositories API', () => {
         referrers: 0,
         immutable: false,
       });
-      expect((await get('/api/v1/repositories/tags/app/tags/locked')).json).toMatchObject({
+      expect((await get('/api/v1/repositories/tags/app/-/tags/locked')).json).toMatchObject({
         immutable: true,
       });
-      expect(await get('/api/v1/repositories/tags/app/tags/v9')).toMatchObject({
+      expect(await get('/api/v1/repositories/tags/app/-/tags/v9')).toMatchObject({
         status: 404,
         json: error('MANIFEST_UNKNOWN'),
       });
-      expect(await get('/api/v1/repositories/nope/tags/v9')).toMatchObject({
+      expect(await get('/api/v1/repositories/nope/-/tags/v9')).toMatchObject({
         status: 404,
         json: error('NAME_UNKNOWN'),
       });
@@ -381,7 +381,7 @@ describe('repositories API', () => {
         const found: string[] = [];
         let cursor = '';
         for (let pages = 0; pages < 10; pages++) {
-          const res = await get(`/api/v1/repositories/tags/app/tags?${query}&limit=2${cursor}`);
+          const res = await get(`/api/v1/repositories/tags/app/-/tags?${query}&limit=2${cursor}`);
           expect(res.status).toBe(200);
           const page = json<{
             tags: Array<{ name: string }>;
@@ -413,14 +413,14 @@ describe('repositories API', () => {
         found: ['v1.10.0', 'v1.9.0', 'v1.2.0'],
         total: 3,
       });
-      expect(await get('/api/v1/repositories/tags/app/tags?pattern=v1%3F')).toMatchObject({
+      expect(await get('/api/v1/repositories/tags/app/-/tags?pattern=v1%3F')).toMatchObject({
         status: 400,
         json: error('INVALID', 'pattern'),
       });
     });
 
     it('copies a tag to another repository, asking pull on the source and push on the target', async () => {
-      const res = await call('POST', '/api/v1/repositories/tags/app/tags/v1.2.0/copy?to=copies/app:prod');
+      const res = await call('POST', '/api/v1/repositories/tags/app/-/tags/v1.2.0/copy?to=copies/app:prod');
       expect(res.status).toBe(201);
       expect(res.headers.get('docker-content-digest')).toBe(image.digest);
       expect(res.json).toMatchObject({
@@ -444,21 +444,21 @@ describe('repositories API', () => {
       await manifest.arrayBuffer();
 
       // Within the repository: `to` is just the tag.
-      expect(await call('POST', '/api/v1/repositories/tags/app/tags/v1.2.0/copy?to=stable')).toMatchObject({
+      expect(await call('POST', '/api/v1/repositories/tags/app/-/tags/v1.2.0/copy?to=stable')).toMatchObject({
         status: 201,
         json: { repository: 'tags/app', name: 'stable' },
       });
-      expect(await call('POST', '/api/v1/repositories/tags/app/tags/v1.2.0/copy')).toMatchObject({
+      expect(await call('POST', '/api/v1/repositories/tags/app/-/tags/v1.2.0/copy')).toMatchObject({
         status: 400,
         json: error('INVALID', 'to'),
       });
-      expect(await call('POST', '/api/v1/repositories/tags/app/tags/nope/copy?to=x')).toMatchObject({
+      expect(await call('POST', '/api/v1/repositories/tags/app/-/tags/nope/copy?to=x')).toMatchObject({
         status: 404,
         json: error('MANIFEST_UNKNOWN'),
       });
       // A copy is a POST: JSON only (CSRF).
       expect(
-        await call('POST', '/api/v1/repositories/tags/app/tags/v1.2.0/copy?to=x', {
+        await call('POST', '/api/v1/repositories/tags/app/-/tags/v1.2.0/copy?to=x', {
           headers: { 'Content-Type': 'text/plain' },
         }),
       ).toMatchObject({ status: 400 });
@@ -467,13 +467,13 @@ describe('repositories API', () => {
     it('deletes a tag, a manifest and a repository (delete access), telling webhooks of tags and manifests', async () => {
       const img = await pushImage('gone/app', 'v1', ['x']);
       await pushImage('gone/app', 'v2', ['y']);
-      expect(await call('DELETE', '/api/v1/repositories/gone/app/tags/v2')).toMatchObject({ status: 204 });
+      expect(await call('DELETE', '/api/v1/repositories/gone/app/-/tags/v2')).toMatchObject({ status: 204 });
       expect(asked.at(-1)).toEqual([{ type: 'repository', name: 'gone/app', actions: ['delete'] }]);
-      expect(await call('DELETE', '/api/v1/repositories/gone/app/tags/v2')).toMatchObject({
+      expect(await call('DELETE', '/api/v1/repositories/gone/app/-/tags/v2')).toMatchObject({
         status: 404,
         json: error('MANIFEST_UNKNOWN'),
       });
-      expect(await call('DELETE', `/api/v1/repositories/gone/app/manifests/${img.digest}`)).toMatchObject({
+      expect(await call('DELETE', `/api/v1/repositories/gone/app/-/manifests/${img.digest}`)).toMatchObject({
         status: 204,
       });
       const deletes = events.filter((e) => e.action === 'delete');
@@ -481,7 +481,7 @@ describe('repositories API', () => {
         ['delete', 'tag', 'v2'],
         ['delete', 'manifest', img.digest],
       ]);
-      expect(await call('DELETE', '/api/v1/repositories/gone/app/manifests/sha256:nothex')).toMatchObject({
+      expect(await call('DELETE', '/api/v1/repositories/gone/app/-/manifests/sha256:nothex')).toMatchObject({
         status: 400,
         json: error('DIGEST_INVALID'),
       });

@@ -94,14 +94,14 @@ describe('namespace policy access in token mode', () => {
   });
 
   it('lets whoever may delete in a repository set its retention policy, and its readers see it', async () => {
-    expect(await statuses('PUT', '/repositories/team/app/retention', { keepPatterns: ['v*'] })).toEqual({
+    expect(await statuses('PUT', '/repositories/team/app/-/retention', { keepPatterns: ['v*'] })).toEqual({
       admin: 200,
       owner: 200,
       writer: 403,
       reader: 403,
       outsider: 403,
     });
-    expect(await statuses('GET', '/repositories/team/app/retention')).toEqual({
+    expect(await statuses('GET', '/repositories/team/app/-/retention')).toEqual({
       admin: 200,
       owner: 200,
       writer: 200,

@@ -124,7 +124,7 @@ describe('namespace policy routes', () => {
         policy: { keepLatest: { count: 3, by: 'pushed' }, keepPatterns: [], untaggedAfter: '7d' },
       },
     });
-    expect(await call('PUT', '/repositories/team/app/retention', { keepPatterns: ['release-*'] })).toEqual({
+    expect(await call('PUT', '/repositories/team/app/-/retention', { keepPatterns: ['release-*'] })).toEqual({
       status: 200,
       json: {
         scope: 'repository',
@@ -132,12 +132,12 @@ describe('namespace policy routes', () => {
         policy: { keepLatest: null, keepPatterns: ['release-*'], untaggedAfter: null },
       },
     });
-    expect((await call('GET', '/repositories/team/app/retention')).json).toMatchObject({ name: 'team/app' });
-    expect(await call('DELETE', '/repositories/team/app/retention')).toEqual({
+    expect((await call('GET', '/repositories/team/app/-/retention')).json).toMatchObject({ name: 'team/app' });
+    expect(await call('DELETE', '/repositories/team/app/-/retention')).toEqual({
       status: 204,
       json: undefined,
     });
-    expect((await call('GET', '/repositories/team/app/retention')).json).toMatchObject({ policy: null });
+    expect((await call('GET', '/repositories/team/app/-/retention')).json).toMatchObject({ policy: null });
 
     expect(await call('PUT', '/namespaces/team/retention', { untaggedAfter: 'soon' })).toEqual({
       status: 400,

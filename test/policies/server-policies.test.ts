@@ -76,7 +76,7 @@ describe('namespace policies in the server', () => {
   it("sets a repository's retention policy at <name>/retention, not taken for a repository name", async () => {
     const url = await start();
     await pushImage(url, 'team/app', 'v1');
-    const put = await api('PUT', '/repositories/team/app/retention', { keepPatterns: ['v*'] });
+    const put = await api('PUT', '/repositories/team/app/-/retention', { keepPatterns: ['v*'] });
     expect(put).toEqual({
       status: 200,
       json: {
@@ -85,18 +85,18 @@ describe('namespace policies in the server', () => {
         policy: { keepLatest: null, keepPatterns: ['v*'], untaggedAfter: null },
       },
     });
-    expect((await api('GET', '/repositories/team/app/retention')).json).toMatchObject({
+    expect((await api('GET', '/repositories/team/app/-/retention')).json).toMatchObject({
       policy: { keepPatterns: ['v*'] },
     });
-    expect((await api('DELETE', '/repositories/team/app/retention')).status).toBe(204);
-    expect((await api('GET', '/repositories/team/app/retention')).json).toMatchObject({ policy: null });
+    expect((await api('DELETE', '/repositories/team/app/-/retention')).status).toBe(204);
+    expect((await api('GET', '/repositories/team/app/-/retention')).json).toMatchObject({ policy: null });
     expect(await tags('team/app')).toEqual(['v1']);
   });
 
   it('runs retention on its schedule, on the policies set', async () => {
     const url = await start({ retention: { interval: '200ms' } });
     for (const tag of ['a', 'b', 'c', 'd']) await pushImage(url, 'team/app', tag, tag);
-    expect((await api('PUT', '/repositories/team/app/retention', { keepPatterns: ['c', 'd'] })).status).toBe(
+    expect((await api('PUT', '/repositories/team/app/-/retention', { keepPatterns: ['c', 'd'] })).status).toBe(
       200,
     );
     await waitFor('the scheduled retention run', async () => (await tags('team/app')).length === 2);

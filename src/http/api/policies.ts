@@ -6,8 +6,8 @@
 //   members; immutable-tag rules and retention policies are set by the namespace's administrators
 //   (a repository's policy: whoever may delete in it). In auth modes without accounts, whoever the
 //   registry admits.
-// - A repository name holds '/', hence `*name`: these routes must come before the repositories
-//   API's `/repositories/*name` routes, which would otherwise take `<name>/retention` as a name.
+// - A repository name holds '/', hence `*name`; its sub-resources follow `/-/` (as in GitLab's API), a
+//   component no repository name can hold, so `/repositories/team/app/-/retention` is unambiguous.
 // - An absent quota or policy reads as null; PUT replaces the whole quota, rule list or policy.
 import { z } from 'zod';
 import { durationMs } from '../../config/schema.js';
@@ -285,7 +285,7 @@ export function policyRoutes({ store, retention, clock }: PolicyRoutesDeps): Rou
       'every repository of a namespace (a repository policy wins over it)',
     ),
     ...retentionRoutes(
-      `${API_PREFIX}/repositories/*name/retention`,
+      `${API_PREFIX}/repositories/*name/-/retention`,
       (p) => ({ kind: 'repository', name: parseRepoName(p.name ?? '') }),
       RepositoryParams,
       { read: { scopes: pull }, write: { scopes: remove } },

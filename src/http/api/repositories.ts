@@ -1,8 +1,8 @@
 // The management API's repositories and tags (/api/v1/repositories), as routes of Berth's one route
 // table (routes.ts): glue between the zod-checked input and the catalog service (registry/catalog.ts).
-// - A repository name holds '/', hence `*name`. The router answers with the first route that matches,
-//   so the longer paths come first here; a repository whose own name ends in `/tags` (or
-//   `/tags/<tag>`, `/manifests/<digest>`) is reached by sending its slashes as %2F.
+// - A repository name holds '/', hence `*name`; its sub-resources follow `/-/` (as in GitLab's API:
+//   `/repositories/team/app/-/tags/v1`), a component no repository name can hold, so any name works.
+//   The route table matches the bare `/repositories/*name` last (routes.ts).
 // - Paging is by cursor: `next` of one answer is the `cursor` of the next request, with the same
 //   sort and order. A cursor is the key of the last row seen (base64url JSON), so pages stay right
 //   while repositories and tags come and go.
@@ -207,7 +207,7 @@ function tagCopied(ctx: Context): RegistryEvent | undefined {
 export function repositoryRoutes(registry: Registry): RouteSpec[] {
   const { catalog: service } = registry;
   const repositoryPath = `${API_PREFIX}/repositories/*name`;
-  const tagPath = `${repositoryPath}/tags/:tag`;
+  const tagPath = `${repositoryPath}/-/tags/:tag`;
   const notFound = { 404: { description: 'no such repository or tag' } };
   return [
     defineRoute({
@@ -268,7 +268,7 @@ export function repositoryRoutes(registry: Registry): RouteSpec[] {
     }),
     defineRoute({
       method: 'GET',
-      path: `${repositoryPath}/tags`,
+      path: `${repositoryPath}/-/tags`,
       summary: 'Tags with their manifests, sorted by push time, name (numeric-aware) or semver',
       group: TAGS,
       access: { scopes: pull },
@@ -296,7 +296,7 @@ export function repositoryRoutes(registry: Registry): RouteSpec[] {
     }),
     defineRoute({
       method: 'DELETE',
-      path: `${repositoryPath}/manifests/:digest`,
+      path: `${repositoryPath}/-/manifests/:digest`,
       summary: 'Delete a manifest and the tags pointing at it',
       group: TAGS,
       access: { scopes: remove },
