@@ -249,8 +249,13 @@ export async function startServer(
     const events = createEventBus((err) => log.error({ err }, 'a registry event listener failed'));
     // Manifest GETs (mirror pulls included) counted in memory and written in batches; a read-only
     // registry (maintenance, `berth db copy`) writes nothing.
-    if (!config.server.readOnly) {
-      const pulls = createPullTracker({ store: stores.catalog, clock: Date.now, log });
+    if (config.pulls.track && !config.server.readOnly) {
+      const pulls = createPullTracker({
+        store: stores.catalog,
+        clock: Date.now,
+        log,
+        intervalMs: durationMs(config.pulls.flushInterval),
+      });
       opened.push(() => pulls.close());
       events.subscribe(pulls.listener);
     }

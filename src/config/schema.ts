@@ -278,6 +278,13 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    pulls: z
+      .object({
+        track: z.boolean().default(true),
+        flushInterval: duration.default('5s'),
+      })
+      .strict()
+      .prefault({}),
     gc: z
       .object({
         enabled: z.boolean().default(true),
