@@ -32,6 +32,7 @@ import { startExclusiveJob, type ExclusiveJob } from './registry/exclusive-job.j
 import { createPullTracker } from './registry/pull-tracker.js';
 import { createRegistry } from './registry/registry.js';
 import { repositoryRoutes } from './http/api/repositories.js';
+import { searchRoutes } from './http/api/search.js';
 import { policyRoutes } from './http/api/policies.js';
 import { infoRoutes } from './http/api/info.js';
 
@@ -291,6 +292,7 @@ export async function startServer(
       // The management API's repository, tag and namespace-rule routes (more specific paths first).
       apiRoutes: [
         ...repositoryRoutes(registry),
+        ...searchRoutes(registry),
         ...policyRoutes({ store: stores.policies, retention, clock: Date.now }),
         ...infoRoutes({
           authMode: config.auth.mode,

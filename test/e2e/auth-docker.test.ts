@@ -180,4 +180,26 @@ describe.skipIf(!enabled)('docker against Berth with token auth', { timeout: E2E
     expect((await berth.manifestAs('team/robot', 'v1')).digest).toBe(digest);
     expect(digest).toBe(pushed.team);
   });
+
+  it('`docker search` lists the repositories the caller may pull, and only the public ones to others', async () => {
+    await loginOk(READER);
+    const mark = berth.log.mark();
+    const reader = await docker('search', '--no-trunc', `${host}/app`);
+    expect(reader.stdout).toMatch(/^NAME\s+DESCRIPTION/);
+    expect(reader.stdout).toContain('team/app');
+    expect(reader.stdout).toContain('pub/app');
+    expect(reader.stdout).not.toContain('team/robot');
+    const requests = await berth.requestsSince(mark);
+    expect(requests).toContainEqual({ method: 'GET', path: '/v1/search', status: 200 });
+
+    await loginOk(OUTSIDER);
+    const outsider = await docker('search', `${host}/app`);
+    expect(outsider.stdout).toContain('pub/app');
+    expect(outsider.stdout).not.toContain('team/app');
+
+    await docker('logout', host);
+    const anonymous = await docker('search', `${host}/app`);
+    expect(anonymous.stdout).toContain('pub/app');
+    expect(anonymous.stdout).not.toContain('team/app');
+  });
 });
