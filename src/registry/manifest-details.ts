@@ -26,7 +26,7 @@ interface Platform {
   variant?: unknown;
 }
 
-interface ManifestBody {
+export interface ManifestBody {
   config?: { mediaType?: unknown; digest?: unknown; size?: unknown };
   manifests?: Array<{ platform?: Platform } | null>;
 }
@@ -58,16 +58,40 @@ export function totalSize(bytes: Buffer, parsed: ParsedManifest): number {
   return total;
 }
 
-async function readCreated(driver: StorageDriver, digest: Digest): Promise<string | null> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of await driver.read(blobKey(digest))) {
-    length += (chunk as Buffer).length;
-    if (length > CONFIG_READ_MAX_BYTES) return null;
-    chunks.push(chunk as Buffer);
+/**
+ * The image config a manifest names, parsed, when it is an image config (not an artifact's) of at most
+ * CONFIG_READ_MAX_BYTES stored here; null otherwise (an index, an artifact, too large, not stored, not
+ * JSON). Shared by the details worked out at push and the management API's manifest view.
+ */
+export async function readImageConfig(driver: StorageDriver, body: ManifestBody): Promise<object | null> {
+  const config = body.config;
+  if (
+    !config ||
+    typeof config.mediaType !== 'string' ||
+    !IMAGE_CONFIG_TYPES.has(config.mediaType) ||
+    typeof config.size !== 'number' ||
+    config.size > CONFIG_READ_MAX_BYTES ||
+    typeof config.digest !== 'string'
+  ) {
+    return null;
   }
-  const config = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { created?: unknown } | null;
-  const created = config?.created;
+  try {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    for await (const chunk of await driver.read(blobKey(config.digest as Digest))) {
+      length += (chunk as Buffer).length;
+      if (length > CONFIG_READ_MAX_BYTES) return null;
+      chunks.push(chunk as Buffer);
+    }
+    const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    return typeof parsed === 'object' && parsed !== null ? parsed : null;
+  } catch {
+    return null;
+  }
+}
+
+function createdOf(config: object | null): string | null {
+  const created = (config as { created?: unknown } | null)?.created;
   return typeof created === 'string' && created.length <= CREATED_MAX_LENGTH ? created : null;
 }
 
@@ -80,19 +104,8 @@ export async function describeManifest(
   // parseManifest has checked the shape; only the fields it does not keep are read here.
   const body = JSON.parse(bytes.toString('utf8')) as ManifestBody;
   const isIndex = isIndexMediaType(parsed.mediaType);
-  const config = body.config;
-  let imageCreated: string | null = null;
-  if (
-    !isIndex &&
-    config &&
-    typeof config.mediaType === 'string' &&
-    IMAGE_CONFIG_TYPES.has(config.mediaType) &&
-    typeof config.size === 'number' &&
-    config.size <= CONFIG_READ_MAX_BYTES
-  ) {
-    const digest = parsed.blobs[0]?.digest;
-    imageCreated = digest ? await readCreated(driver, digest).catch(() => null) : null;
-  }
+  // The config's digest was checked by parseManifest: it is parsed.blobs[0] of an image manifest.
+  const imageCreated = isIndex ? null : createdOf(await readImageConfig(driver, body));
   return {
     totalSize: totalSize(bytes, parsed),
     platforms: isIndex ? indexPlatforms(body) : null,

@@ -180,10 +180,11 @@ describe('repositories API', () => {
       .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`));
     expect(operations.sort()).toEqual([
       'DELETE /api/v1/repositories/{name}',
-      'DELETE /api/v1/repositories/{name}/-/manifests/{digest}',
+      'DELETE /api/v1/repositories/{name}/-/manifests/{reference}',
       'DELETE /api/v1/repositories/{name}/-/tags/{tag}',
       'GET /api/v1/repositories',
       'GET /api/v1/repositories/{name}',
+      'GET /api/v1/repositories/{name}/-/manifests/{reference}',
       'GET /api/v1/repositories/{name}/-/tags',
       'GET /api/v1/repositories/{name}/-/tags/{tag}',
       'PATCH /api/v1/repositories/{name}',
@@ -329,7 +330,9 @@ describe('repositories API', () => {
       expect((await get('/api/v1/repositories/team/app/-/tags/v1')).json).toMatchObject({
         lastPulledAt: expect.stringMatching(ISO_TIME),
       });
-      expect((await get('/api/v1/repositories/team/app/-/tags/v2')).json).toMatchObject({ lastPulledAt: null });
+      expect((await get('/api/v1/repositories/team/app/-/tags/v2')).json).toMatchObject({
+        lastPulledAt: null,
+      });
       const pulled = json<{ repositories: Array<{ name: string }> }>(
         await get('/api/v1/repositories?sort=pulled'),
       );
@@ -462,6 +465,25 @@ describe('repositories API', () => {
           headers: { 'Content-Type': 'text/plain' },
         }),
       ).toMatchObject({ status: 400 });
+    });
+
+    it('shows a manifest by tag or digest with its image config and referrers (pull access)', async () => {
+      const img = await pushImage('seen/app', 'v1', ['layer-a', 'layer-b'], '2025-05-06T07:08:09Z');
+      const byTag = await get('/api/v1/repositories/seen/app/-/manifests/v1');
+      expect(byTag.status).toBe(200);
+      expect(asked.at(-1)).toEqual([{ type: 'repository', name: 'seen/app', actions: ['pull'] }]);
+      expect(byTag.json).toMatchObject({
+        digest: img.digest,
+        mediaType: MEDIA_TYPES.ociManifest,
+        manifest: { schemaVersion: 2, layers: [{ size: 7 }, { size: 7 }] },
+        config: { created: '2025-05-06T07:08:09Z', os: 'linux', layers: ['layer-a', 'layer-b'] },
+        referrers: [],
+      });
+      expect((await get(`/api/v1/repositories/seen/app/-/manifests/${img.digest}`)).json).toEqual(byTag.json);
+      expect(await get('/api/v1/repositories/seen/app/-/manifests/nope')).toMatchObject({
+        status: 404,
+        json: error('MANIFEST_UNKNOWN'),
+      });
     });
 
     it('deletes a tag, a manifest and a repository (delete access), telling webhooks of tags and manifests', async () => {

@@ -16,7 +16,14 @@ import type { RegistryEvent } from '../../events/registry-event.js';
 import type { RepositoryKey, RepositorySummary, TagKey } from '../../registry/catalog-store.js';
 import { TAG_PATTERN } from '../../registry/catalog-store.js';
 import type { TagView } from '../../registry/catalog.js';
-import { parseDigest, parseRepoName, parseTag, type RepoName, type Tag } from '../../registry/references.js';
+import {
+  parseDigest,
+  parseReference,
+  parseRepoName,
+  parseTag,
+  type RepoName,
+  type Tag,
+} from '../../registry/references.js';
 import type { Registry } from '../../registry/registry.js';
 import { authState, catalog, repository } from '../access.js';
 import { manifestDeleted, manifestPushed } from '../events.js';
@@ -81,7 +88,33 @@ const CopiedTag = TagViewSchema.extend({ repository: z.string() });
 const repoName = z.string().transform((raw) => parseRepoName(raw));
 const NameParams = z.object({ name: repoName });
 const TagParams = z.object({ name: repoName, tag: z.string().transform((raw) => parseTag(raw)) });
-const DigestParams = z.object({ name: repoName, digest: z.string().transform((raw) => parseDigest(raw)) });
+const DigestParams = z.object({
+  name: repoName,
+  reference: z.string().transform((raw) => parseDigest(raw)),
+});
+const ReferenceParams = z.object({
+  name: repoName,
+  reference: z.string().transform((raw) => parseReference(raw)),
+});
+const ManifestInspectionView = z.object({
+  digest: z.string(),
+  mediaType: z.string(),
+  size: z.number().int(),
+  manifest: z.record(z.string(), z.unknown()).describe('the manifest JSON, as /v2 serves it'),
+  config: z
+    .record(z.string(), z.unknown())
+    .nullable()
+    .describe('the image config; null for an index or artifact'),
+  referrers: z.array(
+    z.object({
+      mediaType: z.string(),
+      digest: z.string(),
+      size: z.number().int(),
+      artifactType: z.string().optional(),
+      annotations: z.record(z.string(), z.string()).optional(),
+    }),
+  ),
+});
 
 const limit = z.coerce.number().int().min(1).max(MAX_LIMIT).default(DEFAULT_LIMIT);
 const order = z.enum(['asc', 'desc']).optional().describe('default: asc by name, desc otherwise');
@@ -296,8 +329,8 @@ export function repositoryRoutes(registry: Registry): RouteSpec[] {
     }),
     defineRoute({
       method: 'DELETE',
-      path: `${repositoryPath}/-/manifests/:digest`,
-      summary: 'Delete a manifest and the tags pointing at it',
+      path: `${repositoryPath}/-/manifests/:reference`,
+      summary: 'Delete a manifest (by digest) and the tags pointing at it',
       group: TAGS,
       access: { scopes: remove },
       params: DigestParams,
@@ -307,10 +340,22 @@ export function repositoryRoutes(registry: Registry): RouteSpec[] {
         ...notFound,
       },
       async handler(ctx, { params }) {
-        await service.deleteManifest(params.name, params.digest);
+        await service.deleteManifest(params.name, params.reference);
         respondEmpty(ctx, 204);
       },
-      event: (ctx, p) => manifestDeleted(ctx, { name: p.name, reference: p.digest }),
+      event: (ctx, p) => manifestDeleted(ctx, { name: p.name, reference: p.reference }),
+    }),
+    defineRoute({
+      method: 'GET',
+      path: `${repositoryPath}/-/manifests/:reference`,
+      summary: 'A manifest by tag or digest: its JSON, its image config and its referrers',
+      group: TAGS,
+      access: { scopes: pull },
+      params: ReferenceParams,
+      responses: { 200: { description: 'the manifest', body: ManifestInspectionView }, ...notFound },
+      async handler(ctx, { params }) {
+        ctx.body = await registry.inspection.inspect(params.name, params.reference);
+      },
     }),
     defineRoute({
       method: 'GET',
