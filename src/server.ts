@@ -31,6 +31,7 @@ import type { Logger } from './registry/deps.js';
 import { startExclusiveJob, type ExclusiveJob } from './registry/exclusive-job.js';
 import { createPullTracker } from './registry/pull-tracker.js';
 import { createRegistry } from './registry/registry.js';
+import type { UpstreamSource } from './registry/upstream-source.js';
 import { repositoryRoutes } from './http/api/repositories.js';
 import { searchRoutes } from './http/api/search.js';
 import { policyRoutes } from './http/api/policies.js';
@@ -84,6 +85,44 @@ export async function createDriver(config: BerthConfig): Promise<StorageDriver> 
         fsync: config.storage.filesystem.fsync,
       });
   }
+}
+
+/**
+ * The registry domain on opened storage and stores: what `berth serve` serves, and what the `berth
+ * repo` and `berth tag` commands change, with the same garbage collection guard and the same
+ * namespace rules (quotas and immutable tags, asked before each change).
+ */
+export function composeRegistry(
+  config: BerthConfig,
+  parts: {
+    driver: StorageDriver;
+    stores: OpenedStores;
+    log: Logger;
+    guard: GcParts['guard'];
+    upstream?: UpstreamSource;
+  },
+) {
+  const { driver, stores, log } = parts;
+  const policies = createNamespacePolicies({ store: stores.policies, metadata: stores.metadata });
+  const registry = createRegistry({
+    driver,
+    metadata: stores.metadata,
+    log,
+    limits: config.limits,
+    deleteEnabled: config.storage.delete.enabled,
+    blobRedirects: {
+      enabled: config.storage.driver === 's3' && config.storage.s3.redirect.enabled,
+      expiresInSeconds: Math.max(1, Math.round(durationMs(config.storage.s3.redirect.expiry) / 1000)),
+    },
+    clock: Date.now,
+    newId: randomUUID,
+    upstream: parts.upstream,
+    guard: parts.guard,
+    policy: policies.push,
+    isImmutable: policies.immutability.isImmutable,
+    catalogStore: stores.catalog,
+  });
+  return { registry, policies };
 }
 
 /**
@@ -226,25 +265,12 @@ export async function startServer(
     const gc = createGcParts({ store: stores.gc, metadata, driver, log, clock: Date.now, newId: randomUUID });
     const mirror = await openMirror(config, driver, stores, log, gc, metrics?.countMirror);
     if (mirror) opened.push(() => mirror.close());
-    // Quotas and immutable tags (src/policies), asked by the registry before each change.
-    const policies = createNamespacePolicies({ store: stores.policies, metadata });
-    const registry = createRegistry({
+    const { registry, policies } = composeRegistry(config, {
       driver,
-      metadata,
+      stores,
       log,
-      limits: config.limits,
-      deleteEnabled: config.storage.delete.enabled,
-      blobRedirects: {
-        enabled: config.storage.driver === 's3' && config.storage.s3.redirect.enabled,
-        expiresInSeconds: Math.max(1, Math.round(durationMs(config.storage.s3.redirect.expiry) / 1000)),
-      },
-      clock: Date.now,
-      newId: randomUUID,
-      upstream: mirror?.mirror.source,
       guard: gc.guard,
-      policy: policies.push,
-      isImmutable: policies.immutability.isImmutable,
-      catalogStore: stores.catalog,
+      upstream: mirror?.mirror.source,
     });
     const routing = mirror?.mirror.routing;
     const events = createEventBus((err) => log.error({ err }, 'a registry event listener failed'));
