@@ -6,10 +6,12 @@ import { AccountError } from '../auth/errors.js';
 import { loadConfig } from '../config/load.js';
 import { redactSecrets } from '../config/redact.js';
 import { ConfigError } from '../config/schema.js';
+import { RegistryError } from '../registry/errors.js';
 import { namespaceCommand, robotCommand, userCommand } from './accounts.js';
 import { dbCommand } from './db.js';
 import { gcCommand } from './gc.js';
 import { mirrorCommand } from './mirror.js';
+import { registryErrorText, repoCommand, tagCommand } from './repositories.js';
 import {
   authOption,
   configOption,
@@ -77,6 +79,8 @@ export function createProgram(): Command {
   program.addCommand(namespaceCommand());
   program.addCommand(dbCommand());
   program.addCommand(mirrorCommand());
+  program.addCommand(repoCommand());
+  program.addCommand(tagCommand());
   program.addCommand(gcCommand());
   program.addCommand(tlsCommand());
 
@@ -89,6 +93,10 @@ export async function main(argv: string[]): Promise<void> {
   } catch (err) {
     if (err instanceof ConfigError || err instanceof AccountError) {
       process.stderr.write(`berth: ${err.message}\n`);
+      process.exit(2);
+    }
+    if (err instanceof RegistryError) {
+      process.stderr.write(`berth: ${registryErrorText(err)}\n`);
       process.exit(2);
     }
     throw err;
