@@ -3,36 +3,20 @@
 // changes apply at once).
 // Output contract: stdout carries data only (lists, and a generated password or robot secret, shown
 // this once); confirmations go to stderr. Errors print `berth: <message>` and exit 2.
-import { Argument, Command, type CommanderError } from 'commander';
+import { Argument, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { createAccountService, robotAccountName, type AccountService, type Grant } from '../auth/accounts.js';
 import { AccountNotFoundError, InvalidInputError } from '../auth/errors.js';
 import type { Role } from '../auth/model.js';
 import { newPassword } from '../auth/passwords.js';
-import { configFromFlags, configOption, dataOption, withStores, type CommonFlags } from './shared.js';
+import { configFromFlags, withStores, type CommonFlags } from './shared.js';
+import { commandGroup, note, print, printJson, printTable, subcommand } from './output.js';
 
 interface ListFlags extends CommonFlags {
   json?: boolean;
 }
 
 const onOff = () => new Argument('<state>', 'on or off').choices(['on', 'off']);
-
-/** A command group whose usage errors, like account errors, print `berth: …` and exit 2. */
-function commandGroup(name: string, description: string): Command {
-  return new Command(name)
-    .description(description)
-    .configureOutput({ outputError: (text, write) => write(`berth: ${text.replace(/^error: /, '')}`) })
-    .exitOverride((err: CommanderError) => process.exit(err.exitCode === 0 ? 0 : 2));
-}
-
-/** A subcommand that finds the database like `berth serve` does. */
-function subcommand(group: Command, nameAndArgs: string, description: string): Command {
-  return group
-    .command(nameAndArgs)
-    .description(description)
-    .addOption(configOption())
-    .addOption(dataOption());
-}
 
 /** Runs `work` with an account service on the configured database, closing it afterwards. */
 async function withAccounts<T>(flags: CommonFlags, work: (accounts: AccountService) => T | Promise<T>) {
@@ -46,29 +30,6 @@ async function withAccounts<T>(flags: CommonFlags, work: (accounts: AccountServi
       }),
     ),
   );
-}
-
-function print(line: string): void {
-  process.stdout.write(`${line}\n`);
-}
-function note(line: string): void {
-  process.stderr.write(`${line}\n`);
-}
-function printJson(value: unknown): void {
-  print(JSON.stringify(value, null, 2));
-}
-
-/** Columns padded to their widest cell, two spaces apart. */
-function printTable(header: string[], rows: string[][]): void {
-  const all = [header, ...rows];
-  const widths = header.map((_, i) => Math.max(...all.map((row) => (row[i] ?? '').length)));
-  for (const row of all)
-    print(
-      row
-        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    );
 }
 
 const yesNo = (value: boolean) => (value ? 'yes' : 'no');

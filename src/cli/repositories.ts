@@ -6,7 +6,7 @@
 // Output contract as for the account commands: stdout carries data only (tables, or JSON with
 // --json); confirmations and "N of TOTAL" notes go to stderr. Refusals and usage errors print
 // `berth: <message>` and exit 2 (registry errors through registryErrorText, in main()).
-import { Argument, Command, InvalidArgumentError, Option, type CommanderError } from 'commander';
+import { Argument, InvalidArgumentError, Option, type Command } from 'commander';
 import { randomUUID } from 'node:crypto';
 import {
   TAG_PATTERN,
@@ -33,7 +33,8 @@ import {
   type RepoName,
   type Tag,
 } from '../registry/references.js';
-import { configFromFlags, configOption, dataOption, withStores, type CommonFlags } from './shared.js';
+import { configFromFlags, withStores, type CommonFlags } from './shared.js';
+import { commandGroup, note, print, printJson, printTable, subcommand } from './output.js';
 
 const DEFAULT_LIMIT = 100;
 const SHORT_DIGEST_HEX = 12;
@@ -60,42 +61,6 @@ export function registryErrorText(err: RegistryError): string {
     .find((value) => typeof value === 'string');
   const reason = typeof detail.reason === 'string' ? ` (${detail.reason})` : '';
   return `${err.message}${typeof subject === 'string' ? `: ${subject}` : ''}${reason}`;
-}
-
-/** A command group whose usage errors, like registry errors, print `berth: …` and exit 2. */
-function commandGroup(name: string, description: string): Command {
-  return new Command(name)
-    .description(description)
-    .configureOutput({ outputError: (text, write) => write(`berth: ${text.replace(/^error: /, '')}`) })
-    .exitOverride((err: CommanderError) => process.exit(err.exitCode === 0 ? 0 : 2));
-}
-
-/** A subcommand that finds the storage and database like `berth serve` does. */
-function subcommand(group: Command, name: string, description: string): Command {
-  return group.command(name).description(description).addOption(configOption()).addOption(dataOption());
-}
-
-function print(line: string): void {
-  process.stdout.write(`${line}\n`);
-}
-function note(line: string): void {
-  process.stderr.write(`${line}\n`);
-}
-function printJson(value: unknown): void {
-  print(JSON.stringify(value, null, 2));
-}
-
-/** Columns padded to their widest cell, two spaces apart. */
-function printTable(header: string[], rows: string[][]): void {
-  const all = [header, ...rows];
-  const widths = header.map((_, i) => Math.max(...all.map((row) => (row[i] ?? '').length)));
-  for (const row of all)
-    print(
-      row
-        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    );
 }
 
 const SIZE_UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
