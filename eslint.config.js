@@ -16,6 +16,11 @@ export default tseslint.config(
     },
   },
   {
+    // The web UI (ui/) runs in browsers.
+    files: ['ui/**/*.{ts,tsx}'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     // storage-drivers/ knows bytes and keys only; src/registry/ is the pure domain.
     files: ['storage-drivers/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: ['../src/*', 'koa', 'better-sqlite3'] }] },

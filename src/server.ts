@@ -373,7 +373,8 @@ export async function startServer(
       log,
       work: async () => void (await registry.uploads.purgeStale(Date.now() - maxAge)),
     });
-    if (config.gc.enabled) {
+    // Not in maintenance (server.readOnly): a database being copied or storage being moved stays still.
+    if (config.gc.enabled && !config.server.readOnly) {
       const scheduledGc = startScheduledGc({
         collector: gc.collector((olderThan) => registry.uploads.purgeStale(olderThan)),
         metadata,

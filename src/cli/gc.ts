@@ -17,7 +17,8 @@ interface GcFlags extends CommonFlags {
   dryRun?: boolean;
   delay?: string;
   orphanGrace?: string;
-  orphans: boolean;
+  /** Undefined unless --orphans or --no-orphans is given: gc.orphans decides. */
+  orphans?: boolean;
   json?: boolean;
   wait: boolean;
 }
@@ -50,9 +51,8 @@ export function gcCommand(): Command {
         'delete unknown storage objects seen this long ago (gc.orphanGrace)',
       ),
     )
-    .addOption(
-      new Option('--no-orphans', 'do not list storage for objects that no record knows (gc.orphans)'),
-    )
+    .addOption(new Option('--orphans', 'look for storage objects that no record knows (gc.orphans)'))
+    .addOption(new Option('--no-orphans', 'do not list storage for objects that no record knows'))
     .addOption(new Option('--json', 'print the report as JSON'))
     .addOption(
       new Option('--no-wait', 'exit with status 3 instead of waiting while another process collects'),
@@ -89,7 +89,7 @@ export interface GcRunFlags {
   dryRun: boolean;
   delayMs?: number;
   orphanGraceMs?: number;
-  orphans: boolean;
+  orphans?: boolean;
   json: boolean;
   wait: boolean;
 }
@@ -152,7 +152,7 @@ export async function runGc(config: BerthConfig, flags: GcRunFlags): Promise<num
       dryRun: flags.dryRun,
       delayMs: flags.delayMs ?? configured.delayMs,
       orphanGraceMs: flags.orphanGraceMs ?? configured.orphanGraceMs,
-      orphans: flags.orphans && configured.orphans,
+      orphans: flags.orphans ?? configured.orphans,
       signal: cancel.signal,
       onProgress: progress?.update,
     };

@@ -16,7 +16,7 @@ import type { Logger } from '../registry/deps.js';
 import { blobKey, UPLOADS_PREFIX, uploadPrefix } from '../registry/layout.js';
 import type { MetadataStore } from '../registry/metadata-store.js';
 import type { Digest, RepoName } from '../registry/references.js';
-import type { GcStore, QueuedManifest, QueuedUpload } from './gc-store.js';
+import type { GcStore, QueuedBlob, QueuedManifest, QueuedUpload } from './gc-store.js';
 import { sweepOrphans } from './orphans.js';
 import { createStep, type GcProgress, type Step } from './progress.js';
 import { emptyReport, type GcReport } from './report.js';
@@ -28,6 +28,11 @@ import { uploadIdOfKey } from './storage-keys.js';
 export const GC_RUN_JOB = 'gc-run';
 const RUN_LEASE_MS = 60_000;
 const BATCH = 200;
+/**
+ * Blob reviews in flight at once: storage deletions (an S3 round trip, a file system's metadata
+ * update) overlap; on PostgreSQL each holds a pooled connection, so a few leave the rest to requests.
+ */
+const BLOB_CONCURRENCY = 4;
 
 /** Another process's run holds the lease: wait for it, or try again later. */
 export class GcBusyError extends Error {
@@ -107,25 +112,31 @@ export function createCollector(deps: CollectorDeps): Collector {
     report.held += held.size;
   }
 
+  /** Reviews the due blobs, BLOB_CONCURRENCY at a time (each on its own: one digest per review). */
   async function reviewBlobs(options: GcRunOptions, report: GcReport, step: Step): Promise<void> {
+    const review = async (item: QueuedBlob) => {
+      const lease = sweeper.lease();
+      const reviewed = await store.reviewBlob(item, lease);
+      report.linksRemoved += reviewed.unlinked.length;
+      if (reviewed.sweep.sweeping) {
+        const swept = await sweeper.finish(item.digest, lease, reviewed.sweep.size);
+        if (swept.swept) {
+          report.blobsDeleted += 1;
+          report.bytesFreed += swept.bytes;
+        }
+      } else if (reviewed.sweep.reason !== 'kept') {
+        report.held += 1;
+      }
+      step.advance();
+    };
     for (let after: Digest | undefined; ;) {
       step.check();
       const page = await store.dueBlobs(clock() - options.delayMs, BATCH, after);
-      for (const item of page) {
-        const lease = sweeper.lease();
-        const review = await store.reviewBlob(item, lease);
-        report.linksRemoved += review.unlinked.length;
-        if (review.sweep.sweeping) {
-          const swept = await sweeper.finish(item.digest, lease, review.sweep.size);
-          if (swept.swept) {
-            report.blobsDeleted += 1;
-            report.bytesFreed += swept.bytes;
-          }
-        } else if (review.sweep.reason !== 'kept') {
-          report.held += 1;
-        }
-        step.advance();
-      }
+      let next = 0;
+      const worker = async () => {
+        while (next < page.length) await review(page[next++] as QueuedBlob);
+      };
+      await Promise.all(Array.from({ length: BLOB_CONCURRENCY }, worker));
       if (page.length < BATCH) return;
       after = page.at(-1)?.digest;
     }

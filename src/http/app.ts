@@ -1,11 +1,12 @@
-// The Koa application: request metrics, error mapping, common headers, request logging, then the route
-// table.
+// The Koa application: request metrics, error mapping, common headers, request logging, the web UI's
+// files (ui.ts: `/`, `/assets/*` and the UI's client routes only), then the route table.
 import Koa, { type Middleware } from 'koa';
 import type { Logger } from '../registry/deps.js';
 import { errorResponder, HttpError } from './errors.js';
 import { API_VERSION, API_VERSION_HEADER } from './headers.js';
 import { assignRequestId, requestIdOf } from './request-id.js';
 import { createRouter, type RouteOptions } from './routes.js';
+import { createUiMiddleware, type UiOptions } from './ui.js';
 
 export interface AppOptions extends RouteOptions {
   log: Logger;
@@ -14,6 +15,8 @@ export interface AppOptions extends RouteOptions {
   trustProxy?: boolean;
   /** Request metrics (src/metrics/http-metrics.ts): runs first, so every answer is counted. */
   httpMetrics?: Middleware;
+  /** server.ui: serve the web UI (ui.ts) at `/`; its files from options.root (default dist/ui). */
+  ui?: UiOptions | false;
 }
 
 /** Paths that load balancers, orchestrators and Prometheus poll. */
@@ -58,6 +61,7 @@ export function createApp(options: AppOptions): Koa {
       throw new HttpError(404, 'UNSUPPORTED', `no such endpoint: ${ctx.method} ${ctx.path}`);
     }
   });
+  if (options.ui) app.use(createUiMiddleware(options.ui));
   app.use(router.routes());
   app.use(
     router.allowedMethods({

@@ -10,7 +10,10 @@ export function createGcMetrics(registry: Registry) {
     const counter = (name: string, help: string) => new Counter({ name, help, registers: [registry] });
     return {
       runs: counter('berth_gc_runs_total', 'Garbage collection runs completed by this process'),
-      manifests: counter('berth_gc_manifests_deleted_total', 'Untagged manifests deleted by garbage collection'),
+      manifests: counter(
+        'berth_gc_manifests_deleted_total',
+        'Untagged manifests deleted by garbage collection',
+      ),
       links: counter('berth_gc_blob_links_removed_total', 'Repository links to unused blobs removed'),
       blobs: counter('berth_gc_blobs_deleted_total', 'Blob and manifest storage objects deleted'),
       bytes: counter('berth_gc_bytes_freed_total', 'Bytes of storage freed (blobs, manifests and orphans)'),

@@ -97,8 +97,10 @@ describe.skipIf(!requireCephTools(SUITE))(
         BERTH_STORAGE_S3_PREFIX: prefix.slice(0, -1),
         BERTH_GC_ENABLED: 'true',
         BERTH_GC_INTERVAL: '1s',
-        BERTH_GC_DELAY: '0s',
-        BERTH_GC_ORPHAN_GRACE: '0s',
+        // Long enough for a push to link its blobs and put its manifest; `berth gc --delay 0` runs
+        // during the pushes too.
+        BERTH_GC_DELAY: '5s',
+        BERTH_GC_ORPHANS: 'false',
         BERTH_LOG_REQUESTS: 'false',
       };
       let pending = '';
@@ -197,26 +199,43 @@ describe.skipIf(!requireCephTools(SUITE))(
         const repo = i < REUSED / 2 ? old[i]!.repo : `gc/new-${i}`;
         return { repo, config, layers, manifest: imageOf(config, layers), attempts: 0 };
       });
-      // In rounds of 4 concurrent pushes, each round starting once a new scheduled run has ended, so
-      // that runs and pushes interleave however fast either side is.
+      // In rounds of 4 concurrent pushes, each round starting once a new scheduled run has ended, and
+      // run beside `berth gc --delay 0` from another process: a push that loses its race with that run
+      // goes again once it has ended (the scheduled runs leave new links alone for 5 s).
+      const cliRuns: GcReport[] = [];
+      const collectNow = async () => {
+        const run = await runBerth(
+          ['gc', '--data', registry.dataDir, '--delay', '0', '--no-orphans', '--json'],
+          {
+            env,
+          },
+        );
+        expect(run.code, run.stderr).toBe(0);
+        cliRuns.push(JSON.parse(run.stdout) as GcReport);
+      };
       const pushStarted = Date.now();
       for (let round = 0; round < PUSHES / 4; round++) {
         const seen = scheduledRuns.length;
         await waitUntil(() => scheduledRuns.length > seen, 30_000);
-        await Promise.all(
-          images.slice(round * 4, round * 4 + 4).map(async (image) => {
-            image.attempts = await pushUntilAcknowledged(
-              image.repo,
-              [image.config, ...image.layers],
-              image.manifest,
-            );
-          }),
-        );
+        const batch = images.slice(round * 4, round * 4 + 4);
+        const pushed = new Set<number>();
+        const attempt = async (image: (typeof images)[number], index: number) => {
+          image.attempts += 1;
+          if (await push(image.repo, 'v1', [image.config, ...image.layers], image.manifest))
+            pushed.add(index);
+        };
+        await Promise.all([collectNow(), ...batch.map(attempt)]);
+        for (const [index, image] of batch.entries()) {
+          while (!pushed.has(index)) {
+            expect(image.attempts, image.repo).toBeLessThan(5);
+            await attempt(image, index);
+          }
+        }
       }
       const pushEnded = Date.now();
 
       const final = await runBerth(
-        ['gc', '--data', registry.dataDir, '--delay', '0', '--orphan-grace', '0', '--json'],
+        ['gc', '--data', registry.dataDir, '--delay', '0', '--orphans', '--orphan-grace', '0', '--json'],
         { env },
       );
       expect(final.code, final.stderr).toBe(0);
@@ -252,10 +271,11 @@ describe.skipIf(!requireCephTools(SUITE))(
         (run) => run.startedAt < pushEnded && run.startedAt + run.durationMs > pushStarted,
       ).length;
       const freedBytes = freed.reduce((sum, key) => sum + (before.get(key) ?? 0), 0);
-      const runs = [...scheduledRuns, report];
+      const runs = [...scheduledRuns, ...cliRuns, report];
       console.log(
         `gc e2e (S3): ${PUSHES} pushes, ${images.reduce((s, i) => s + i.attempts - 1, 0)} retried after a lost race; ` +
-          `${runsDuring} scheduled runs during the pushes (${pushEnded - pushStarted} ms), ${runs.length} runs in all ` +
+          `${runsDuring} scheduled and ${cliRuns.length} berth gc runs during the pushes (${pushEnded - pushStarted} ms), ` +
+          `${runs.length} runs in all ` +
           `(${Math.round(runs.reduce((s, r) => s + r.durationMs, 0) / runs.length)} ms on average, ` +
           `longest ${Math.max(...runs.map((r) => r.durationMs))} ms); freed ${freed.length} of ${before.size} objects, ` +
           `${freedBytes} bytes (${(freedBytes / MiB).toFixed(1)} MiB), orphans included`,

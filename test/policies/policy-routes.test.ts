@@ -132,7 +132,9 @@ describe('namespace policy routes', () => {
         policy: { keepLatest: null, keepPatterns: ['release-*'], untaggedAfter: null },
       },
     });
-    expect((await call('GET', '/repositories/team/app/-/retention')).json).toMatchObject({ name: 'team/app' });
+    expect((await call('GET', '/repositories/team/app/-/retention')).json).toMatchObject({
+      name: 'team/app',
+    });
     expect(await call('DELETE', '/repositories/team/app/-/retention')).toEqual({
       status: 204,
       json: undefined,

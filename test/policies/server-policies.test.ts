@@ -96,9 +96,9 @@ describe('namespace policies in the server', () => {
   it('runs retention on its schedule, on the policies set', async () => {
     const url = await start({ retention: { interval: '200ms' } });
     for (const tag of ['a', 'b', 'c', 'd']) await pushImage(url, 'team/app', tag, tag);
-    expect((await api('PUT', '/repositories/team/app/-/retention', { keepPatterns: ['c', 'd'] })).status).toBe(
-      200,
-    );
+    expect(
+      (await api('PUT', '/repositories/team/app/-/retention', { keepPatterns: ['c', 'd'] })).status,
+    ).toBe(200);
     await waitFor('the scheduled retention run', async () => (await tags('team/app')).length === 2);
     expect(await tags('team/app')).toEqual(['c', 'd']);
   });

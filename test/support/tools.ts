@@ -25,6 +25,7 @@ export const toolPackages = {
   pg_ctl: 'postgresql',
   nginx: 'nginx-light',
   debootstrap: 'debootstrap',
+  chromium: 'chromium',
 } as const;
 export type ToolName = keyof typeof toolPackages;
 
@@ -54,6 +55,8 @@ const fixedPaths: Partial<Record<ToolName, string>> = {
   postgres: '/usr/lib/postgresql/15/bin/postgres',
   initdb: '/usr/lib/postgresql/15/bin/initdb',
   pg_ctl: '/usr/lib/postgresql/15/bin/pg_ctl',
+  // Debian's browser (the web UI tests drive it with playwright-core; no browser download).
+  chromium: '/usr/bin/chromium',
 };
 
 function isUsable(name: ToolName): boolean {
