@@ -28,6 +28,8 @@ import { uploadIdOfKey } from './storage-keys.js';
 export const GC_RUN_JOB = 'gc-run';
 const RUN_LEASE_MS = 60_000;
 const BATCH = 200;
+/** Passes over the manifest queue in one run (what a pass's deletions queued is due at once with a delay of 0). */
+const MAX_PASSES = 16;
 /**
  * Blob reviews in flight at once: storage deletions (an S3 round trip, a file system's metadata
  * update) overlap; on PostgreSQL each holds a pooled connection, so a few leave the rest to requests.
@@ -79,10 +81,13 @@ const keyOf = (repository: RepoName, digest: Digest) => `${repository}\n${digest
 export function createCollector(deps: CollectorDeps): Collector {
   const { store, metadata, driver, sweeper, clock, newId, log } = deps;
 
-  /** Reviews the due manifests, pass after pass while a delay of 0 lets deletions queue more. */
+  /**
+   * Reviews the due manifests, pass after pass (at most MAX_PASSES) while a delay of 0 lets deletions
+   * queue more: an index's children, then theirs.
+   */
   async function reviewManifests(options: GcRunOptions, report: GcReport, step: Step): Promise<void> {
     const held = new Set<string>();
-    for (;;) {
+    for (let pass = 1; ; pass++) {
       let deleted = 0;
       let after: QueuedManifest | undefined;
       for (;;) {
@@ -107,7 +112,7 @@ export function createCollector(deps: CollectorDeps): Collector {
         if (page.length < BATCH) break;
         after = page.at(-1);
       }
-      if (deleted === 0 || options.delayMs > 0) break;
+      if (deleted === 0 || options.delayMs > 0 || pass === MAX_PASSES) break;
     }
     report.held += held.size;
   }

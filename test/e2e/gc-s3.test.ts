@@ -1,10 +1,12 @@
 // Online garbage collection on S3 (a real Ceph RADOS Gateway, scripts/s3-test-server.sh): a Berth
-// process whose scheduled collector runs every second with a delay of 0 while 12 clients push
-// images over HTTP, some reusing the layers of images deleted just before; objects that no record
-// knows (a crash's leftovers) are in the bucket too. Then `berth gc` runs once more from another
-// process, and the bucket itself is checked with a plain S3 client: the deleted images' own objects
-// and the orphans are gone, every acknowledged image's objects are there with the right bytes, and
-// every image reads back whole over HTTP. Objects and bytes freed are measured in the bucket.
+// process whose scheduled collector runs every second (delay 5 s) while 12 clients push images over
+// HTTP in rounds, each round beside a `berth gc --delay 0` from another process; some images reuse
+// the layers of images deleted just before, and objects that no record knows (a crash's leftovers)
+// are in the bucket too. A push that loses its race with the collector (MANIFEST_BLOB_UNKNOWN) goes
+// again. Then `berth gc` runs once more, and the bucket itself is checked with a plain S3 client: the
+// deleted images' own objects and the orphans are gone, every acknowledged image's objects are there
+// with the right bytes, and every image reads back whole over HTTP. Objects and bytes freed are
+// measured in the bucket.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PutObjectCommand } from '@aws-sdk/client-s3';

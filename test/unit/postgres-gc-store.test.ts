@@ -78,6 +78,29 @@ describe.skipIf(!requirePostgres('the PostgreSQL gc store tests'))('postgres gc 
     }
   });
 
+  it("forgets a deleted repository's manifest reviews and queues its blobs", async () => {
+    const database = await server.createDatabase();
+    const opened = await openPostgresMetadata({ url: database.url, poolSize: 2 });
+    try {
+      const { gc, store } = opened;
+      const repo = 'team/app' as RepoName;
+      await store.linkBlob(repo, digest(9), 5);
+      await store.putManifest(repo, record(1), { blobs: [digest(9)], manifests: [] }, 'v' as Tag);
+      await store.putManifest(repo, record(2), NONE, 'v' as Tag);
+      for (const item of await gc.dueBlobs(Date.now() + 1000, 10)) {
+        await gc.reviewBlob(item, { holder: 's', now: Date.now(), until: Date.now() + 60_000 });
+      }
+      expect(await gc.dueManifests(Date.now() + 1000, 10)).toHaveLength(1);
+      await opened.pool.query('DELETE FROM repositories WHERE name = $1', [repo]);
+      expect(await gc.dueManifests(Date.now() + 1000, 10)).toEqual([]);
+      const due = (await gc.dueBlobs(Date.now() + 1000, 10)).map((item) => item.digest).sort();
+      expect(due).toEqual([digest(1), digest(2), digest(9)].sort());
+    } finally {
+      await opened.close();
+      await database.drop();
+    }
+  });
+
   it('never lets a hold and a sweep of one digest both succeed across two pools under load', async () => {
     const database = await server.createDatabase();
     const a = await openPostgresMetadata({ url: database.url, poolSize: 8 });

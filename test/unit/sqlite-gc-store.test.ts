@@ -17,6 +17,7 @@ const pair = (db: SqliteDatabase) => ({
 const digest = (c: string) => `sha256:${c.repeat(64)}` as Digest;
 const repo = 'team/app' as RepoName;
 const NONE = { blobs: [], manifests: [] };
+const lease = () => ({ holder: 'sweeper', now: Date.now(), until: Date.now() + 60_000 });
 const record = (c: string) => ({
   digest: digest(c),
   mediaType: 'application/vnd.oci.image.manifest.v1+json',
@@ -39,6 +40,24 @@ describe('sqlite gc store', () => {
     const [queued] = await gc.dueManifests(Date.now() + 1000, 10);
     expect(queued).toMatchObject({ repository: repo, digest: digest('1') });
     expect(await gc.reviewManifest(queued!, Date.now())).toBe('deleted');
+  });
+
+  it("forgets a deleted repository's manifest reviews and queues its blobs", async () => {
+    const db = openDatabase(':memory:');
+    try {
+      const { gc, metadata } = pair(db);
+      await metadata.linkBlob(repo, digest('b'), 5);
+      await metadata.putManifest(repo, record('1'), { blobs: [digest('b')], manifests: [] }, 'v' as Tag);
+      await metadata.putManifest(repo, record('2'), NONE, 'v' as Tag);
+      for (const item of await gc.dueBlobs(Date.now() + 1000, 10)) await gc.reviewBlob(item, lease());
+      expect(await gc.dueManifests(Date.now() + 1000, 10)).toHaveLength(1);
+      db.prepare('DELETE FROM repositories WHERE name = ?').run(repo);
+      expect(await gc.dueManifests(Date.now() + 1000, 10)).toEqual([]);
+      const due = (await gc.dueBlobs(Date.now() + 1000, 10)).map((item) => item.digest).sort();
+      expect(due).toEqual([digest('1'), digest('2'), digest('b')].sort());
+    } finally {
+      db.close();
+    }
   });
 
   it('finds candidates, holds and references through indexes', () => {

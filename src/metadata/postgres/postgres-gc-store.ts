@@ -58,6 +58,11 @@ async function startSweep(client: PostgresClient, digest: Digest, lease: Lease):
   );
   if (rows[0]?.sweeping) return { sweeping: false, reason: 'sweeping' };
   if (rows[0]?.known) return { sweeping: false, reason: 'kept' };
+  return markSwept(client, digest, lease);
+}
+
+/** Records the marker, deletes the blob record and settles the queue: the digest is being swept. */
+async function markSwept(client: PostgresClient, digest: Digest, lease: Lease): Promise<SweepStart> {
   const deleted = await client.query<{ size: BigintColumn | null }>(
     statement(
       `WITH marked AS (
@@ -195,27 +200,45 @@ export function createPostgresGcStore(pool: PostgresPool): GcStore {
     reviewBlob: (item, lease) =>
       inTransaction(pool, async (client): Promise<BlobReview> => {
         await lockDigest(client, item.digest);
-        if (await isHeld(client, item.digest, lease.now)) {
-          return { unlinked: [], sweep: { sweeping: false, reason: 'held' } };
-        }
-        const { rows: unlinked } = await client.query<{ name: RepoName }>(
+        // One statement (one snapshot, taken after the lock): the hold check, the unused links'
+        // removal, whether anything still knows the digest once they are gone, and, when something
+        // does, the queue entries settled. Its sweep, if any, is the next statement.
+        const { rows: review } = await client.query<{
+          held: boolean;
+          sweeping: boolean;
+          known: boolean;
+          unlinked: RepoName[];
+        }>(
           statement(
-            `WITH gone AS (
-               DELETE FROM repository_blobs rb WHERE rb.digest = $1 AND NOT EXISTS (
-                 SELECT 1 FROM manifest_references r WHERE r.repository_id = rb.repository_id
-                 AND r.kind = 'blob' AND r.target_digest = $1)
-               RETURNING rb.repository_id)
-             SELECT r.name FROM gone JOIN repositories r ON r.id = gone.repository_id ORDER BY r.name`,
-            [item.digest],
+            `WITH held AS (
+               SELECT EXISTS (SELECT 1 FROM gc_holds WHERE digest = $1 AND until > $2) AS yes),
+             gone AS (
+               DELETE FROM repository_blobs rb WHERE rb.digest = $1 AND NOT (SELECT yes FROM held)
+               AND NOT EXISTS (SELECT 1 FROM manifest_references r WHERE r.repository_id = rb.repository_id
+                               AND r.kind = 'blob' AND r.target_digest = $1)
+               RETURNING rb.repository_id),
+             state AS (
+               SELECT (SELECT yes FROM held) AS held,
+                 EXISTS (SELECT 1 FROM gc_sweeps WHERE digest = $1 AND until > $2) AS sweeping,
+                 EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.digest = $1
+                         AND rb.repository_id NOT IN (SELECT repository_id FROM gone))
+                 OR EXISTS (SELECT 1 FROM manifests WHERE digest = $1) AS known),
+             settled AS (
+               DELETE FROM gc_blob_queue WHERE digest = $1 AND id <= $3
+               AND (SELECT NOT held AND NOT sweeping AND known FROM state))
+             SELECT held, sweeping, known,
+               ARRAY(SELECT r.name FROM gone JOIN repositories r ON r.id = gone.repository_id ORDER BY r.name)
+                 AS unlinked
+             FROM state`,
+            [item.digest, lease.now, item.lastId],
           ),
         );
-        const sweep = await startSweep(client, item.digest, lease);
-        if (!sweep.sweeping && sweep.reason === 'kept') {
-          await client.query(
-            statement('DELETE FROM gc_blob_queue WHERE digest = $1 AND id <= $2', [item.digest, item.lastId]),
-          );
-        }
-        return { unlinked: unlinked.map((row) => row.name), sweep };
+        const state = review[0] as { held: boolean; sweeping: boolean; known: boolean; unlinked: RepoName[] };
+        if (state.held) return { unlinked: [], sweep: { sweeping: false, reason: 'held' } };
+        if (state.sweeping)
+          return { unlinked: state.unlinked, sweep: { sweeping: false, reason: 'sweeping' } };
+        if (state.known) return { unlinked: state.unlinked, sweep: { sweeping: false, reason: 'kept' } };
+        return { unlinked: state.unlinked, sweep: await markSwept(client, item.digest, lease) };
       }),
     async uploadExists(id) {
       return (await rows('SELECT 1 FROM uploads WHERE id = $1', [id])).length > 0;

@@ -138,13 +138,13 @@ END $$;
 CREATE TRIGGER gc_upload_deleted AFTER DELETE ON uploads
   FOR EACH ROW EXECUTE FUNCTION gc_queue_deleted_upload();
 
--- Named to fire after the foreign keys' cascades (RI_ConstraintTrigger_*): AFTER triggers of a
--- table fire in name order, and lowercase sorts after uppercase.
+-- Deferred to the commit: the triggers of rows that the foreign keys' cascades delete fire after the
+-- repository's own AFTER triggers, and queue entries for it that must go too.
 CREATE FUNCTION gc_forget_repository() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   DELETE FROM gc_manifest_queue WHERE repository_id = OLD.id;
   RETURN NULL;
 END $$;
-CREATE TRIGGER gc_repository_deleted AFTER DELETE ON repositories
-  FOR EACH ROW EXECUTE FUNCTION gc_forget_repository();
+CREATE CONSTRAINT TRIGGER gc_repository_deleted AFTER DELETE ON repositories
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION gc_forget_repository();
 `;
