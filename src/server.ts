@@ -27,9 +27,9 @@ import type { MirrorDeps } from './mirror/mirror.js';
 import { createNamespacePolicies } from './policies/policies.js';
 import { retentionEvent } from './policies/retention-events.js';
 import { createRetention } from './policies/retention.js';
-import type { Logger } from './registry/deps.js';
+import type { Logger, PullCounter } from './registry/deps.js';
 import { startExclusiveJob, type ExclusiveJob } from './registry/exclusive-job.js';
-import { createPullTracker } from './registry/pull-tracker.js';
+import { createPullTracker, type PullTracker } from './registry/pull-tracker.js';
 import { createRegistry } from './registry/registry.js';
 import type { UpstreamSource } from './registry/upstream-source.js';
 import { repositoryRoutes } from './http/api/repositories.js';
@@ -100,6 +100,7 @@ export function composeRegistry(
     log: Logger;
     guard: GcParts['guard'];
     upstream?: UpstreamSource;
+    pulls?: PullCounter;
   },
 ) {
   const { driver, stores, log } = parts;
@@ -117,6 +118,7 @@ export function composeRegistry(
     clock: Date.now,
     newId: randomUUID,
     upstream: parts.upstream,
+    pulls: parts.pulls,
     guard: parts.guard,
     policy: policies.push,
     isImmutable: policies.immutability.isImmutable,
@@ -265,27 +267,29 @@ export async function startServer(
     const gc = createGcParts({ store: stores.gc, metadata, driver, log, clock: Date.now, newId: randomUUID });
     const mirror = await openMirror(config, driver, stores, log, gc, metrics?.countMirror);
     if (mirror) opened.push(() => mirror.close());
+    // Manifest GETs (mirror pulls included) counted in memory and written in batches; a read-only
+    // registry (maintenance, `berth db copy`) writes nothing.
+    let pulls: PullTracker | undefined;
+    if (config.pulls.track && !config.server.readOnly) {
+      const tracker = createPullTracker({
+        store: stores.catalog,
+        clock: Date.now,
+        log,
+        intervalMs: durationMs(config.pulls.flushInterval),
+      });
+      opened.push(() => tracker.close());
+      pulls = tracker;
+    }
     const { registry, policies } = composeRegistry(config, {
       driver,
       stores,
       log,
       guard: gc.guard,
       upstream: mirror?.mirror.source,
+      pulls,
     });
     const routing = mirror?.mirror.routing;
     const events = createEventBus((err) => log.error({ err }, 'a registry event listener failed'));
-    // Manifest GETs (mirror pulls included) counted in memory and written in batches; a read-only
-    // registry (maintenance, `berth db copy`) writes nothing.
-    if (config.pulls.track && !config.server.readOnly) {
-      const pulls = createPullTracker({
-        store: stores.catalog,
-        clock: Date.now,
-        log,
-        intervalMs: durationMs(config.pulls.flushInterval),
-      });
-      opened.push(() => pulls.close());
-      events.subscribe(pulls.listener);
-    }
     // Retention deletes through the registry, and tells webhooks as a DELETE request would.
     const retention = createRetention({
       store: stores.policies,

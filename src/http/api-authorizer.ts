@@ -39,7 +39,9 @@ export function createApiAuthorizer({ authenticate, policy, realm }: ApiAuthoriz
       state.principal = principal;
       state.readableRepositories = () => policy.readable(principal);
       if (await policy.allows(principal, required)) {
-        if (listsRepositories(required)) state.readable = await policy.readable(principal);
+        // Administrators read everything: no filter, so listings page in the database.
+        const everything = principal.kind === 'account' && principal.admin;
+        if (listsRepositories(required) && !everything) state.readable = await policy.readable(principal);
         return;
       }
       const refused = formatScope(required);

@@ -3,6 +3,7 @@ import type { StorageDriver } from '../../storage-drivers/types.js';
 import type { ContentGuard } from './content-guard.js';
 import type { MetadataStore } from './metadata-store.js';
 import type { PushPolicy } from './push-policy.js';
+import type { Digest, RepoName, Tag } from './references.js';
 import type { UpstreamSource } from './upstream-source.js';
 
 export interface Logger {
@@ -10,6 +11,11 @@ export interface Logger {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
+}
+
+/** Counts manifest GETs (src/registry/pull-tracker.ts); must cost the request no more than a map update. */
+export interface PullCounter {
+  count(repository: RepoName, digest: Digest, tag?: Tag): void;
 }
 
 export interface RegistryLimits {
@@ -39,4 +45,6 @@ export interface RegistryDeps {
   guard: ContentGuard;
   /** Quotas and immutable tags, asked before each change. */
   policy: PushPolicy;
+  /** Pull tracking (pulls.track): told of every manifest GET answered with the manifest. */
+  pulls?: PullCounter;
 }

@@ -86,6 +86,7 @@ export function createManifestService({
   upstream,
   guard,
   policy,
+  pulls,
 }: RegistryDeps) {
   // Content addressing makes cached bytes valid forever; only the memory budget evicts them.
   const cache = createByteBudgetCache<Digest>(limits.manifestCacheBytes);
@@ -122,6 +123,11 @@ export function createManifestService({
 
     /** The exact bytes of a manifest found by head(). */
     read: readBytes,
+
+    /** A GET answered with the manifest's bytes: counted for "last pulled" (no I/O here). */
+    pulled(repository: RepoName, digest: Digest, reference: Reference): void {
+      pulls?.count(repository, digest, reference.kind === 'tag' ? reference.tag : undefined);
+    },
 
     /**
      * Stores a manifest after checking its format, its digest (when pushed by digest) and that

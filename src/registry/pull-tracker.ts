@@ -11,12 +11,6 @@ import type { Digest, RepoName, Tag } from './references.js';
 /** How often counted pulls are written by default. */
 export const PULL_FLUSH_INTERVAL_MS = 5_000;
 
-/** What the tracker reads of a registry event (src/events/registry-event.ts RegistryEvent). */
-export interface PullEvent {
-  action: string;
-  target: { kind: string; repository: string; digest?: string; tag?: string };
-}
-
 export interface PullTrackerDeps {
   store: Pick<CatalogStore, 'recordPulls'>;
   clock: () => number;
@@ -90,16 +84,6 @@ export function createPullTracker({
   return {
     count,
     flush,
-
-    /**
-     * An event bus listener (src/events/registry-event.ts) counting manifest pulls: it returns
-     * nothing, so the request that made the event does not wait for it.
-     */
-    listener(event: PullEvent): void {
-      const { kind, repository, digest, tag } = event.target;
-      if (event.action !== 'pull' || kind !== 'manifest' || !digest) return;
-      count(repository as RepoName, digest as Digest, tag as Tag | undefined);
-    },
 
     /** Stops counting and writes what was counted. */
     async close(): Promise<void> {

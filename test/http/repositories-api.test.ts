@@ -57,6 +57,12 @@ describe('repositories API', () => {
     const db = openDatabase(':memory:');
     const metadata = createSqliteMetadataStore(db);
     const catalogStore = createSqliteCatalogStore(db);
+    const pulls = createPullTracker({
+      store: catalogStore,
+      clock: Date.now,
+      log: silent,
+      intervalMs: 60_000,
+    });
     const registry = createRegistry({
       driver: createMemoryDriver(),
       metadata,
@@ -70,15 +76,9 @@ describe('repositories API', () => {
       policy: noPushPolicy,
       catalogStore,
       isImmutable: (_repository, tag) => tag === 'locked',
+      pulls,
     });
     const bus = createEventBus(() => {});
-    const pulls = createPullTracker({
-      store: catalogStore,
-      clock: Date.now,
-      log: silent,
-      intervalMs: 60_000,
-    });
-    bus.subscribe(pulls.listener);
     bus.subscribe((event) => void events.push(event));
     flushPulls = () => pulls.flush();
     const app = createApp({

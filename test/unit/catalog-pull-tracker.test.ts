@@ -1,7 +1,6 @@
 // Pull tracking (src/registry/pull-tracker.ts): manifest GETs counted in memory and written in
-// batches, as an event bus listener that the request never waits for.
+// batches (the manifest GET handler counts; the request never waits for a write).
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createEventBus, type RegistryEvent } from '../../src/events/registry-event.js';
 import type { PullCount } from '../../src/registry/catalog-store.js';
 import { createPullTracker } from '../../src/registry/pull-tracker.js';
 import type { Digest, RepoName, Tag } from '../../src/registry/references.js';
@@ -21,17 +20,6 @@ function fakeStore(fail = () => false) {
       },
     },
   };
-}
-
-function pullEvent(target: Partial<RegistryEvent['target']>, action: RegistryEvent['action'] = 'pull') {
-  return {
-    id: 'e',
-    timestamp: '',
-    action,
-    target: { kind: 'manifest', repository: 'r', ...target },
-    request: { id: '', addr: '', host: '', method: 'GET', userAgent: '' },
-    actor: {},
-  } as RegistryEvent;
 }
 
 describe('pull tracker', () => {
@@ -113,24 +101,5 @@ describe('pull tracker', () => {
     await Promise.all([first, second]);
     expect(most).toBe(1);
     await tracker.close();
-  });
-
-  it('listens to manifest pulls on the event bus without making the request wait', async () => {
-    const { store, batches } = fakeStore();
-    const tracker = createPullTracker({ store, clock: () => 5, log: silent, intervalMs: 60_000 });
-    const bus = createEventBus(() => {});
-    bus.subscribe(tracker.listener);
-    expect(tracker.listener(pullEvent({ digest: digest('a'), tag: 'latest' }))).toBeUndefined();
-    await bus.publish(pullEvent({ digest: digest('a') }));
-    await bus.publish(pullEvent({ kind: 'blob', digest: digest('b') }));
-    await bus.publish(pullEvent({ digest: digest('c') }, 'push'));
-    await bus.publish(pullEvent({}));
-    await tracker.close();
-    expect(batches).toEqual([
-      [
-        { repository: 'r', digest: digest('a'), tag: 'latest', count: 1, at: 5 },
-        { repository: 'r', digest: digest('a'), count: 1, at: 5 },
-      ],
-    ]);
   });
 });

@@ -43,7 +43,9 @@ export function manifestHandlers(registry: Registry, manifestMaxBytes: number) {
         ctx.status = 304;
         return;
       }
-      if (ctx.method === 'GET') ctx.body = await registry.manifests.read(record);
+      if (ctx.method !== 'GET') return;
+      ctx.body = await registry.manifests.read(record);
+      registry.manifests.pulled(repository, record.digest, ref);
     },
 
     /** PUT /v2/<name>/manifests/<reference>: 201 with Location, digest and OCI-Subject. */
