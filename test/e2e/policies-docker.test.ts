@@ -115,7 +115,7 @@ describe.skipIf(!enabled)(
       for (const [i, name] of ['one', 'two', 'three', 'four'].entries()) {
         digests.push(await pushOk(`local/${name}:v1`, `${berth.host}/team/cleanup:r${i + 1}`));
       }
-      await api('PUT', '/repositories/team/cleanup/retention', {
+      await api('PUT', '/repositories/team/cleanup/-/retention', {
         keepLatest: { count: 2, by: 'pushed' },
         untaggedAfter: '1s',
       });
