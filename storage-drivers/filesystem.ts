@@ -2,11 +2,11 @@
 // `<root>/.tmp` (same filesystem) and are renamed into place, so a crash never leaves a partial
 // object under its key. With `fsync` on, data is flushed before the rename makes it visible.
 import { randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { Writable, type Readable } from 'node:stream';
+import { addAbortSignal, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { FileReadStream } from './file-read-stream.js';
 import { assertValidKey } from './keys.js';
 import { ObjectNotFoundError, type ObjectInfo, type StorageDriver } from './types.js';
 
@@ -110,22 +110,21 @@ export function createFilesystemDriver({ root, fsync = true }: FilesystemDriverO
     },
     async read(key, { range, signal } = {}) {
       assertValidKey(key);
+      const path = pathOf(key);
       let handle: FileHandle;
       try {
-        handle = await open(pathOf(key), 'r');
+        handle = await open(path, 'r');
       } catch (err) {
         if (isNotFound(err)) throw new ObjectNotFoundError(key);
         throw err;
       }
       // From here on the stream owns the handle and closes it when it ends or is destroyed.
       try {
-        return createReadStream('', {
-          fd: handle,
-          start: range?.start,
-          end: range?.end,
-          highWaterMark: STREAM_CHUNK,
-          signal,
-        });
+        // A range past the end reads to the end, as a file stream does (callers resolve ranges first).
+        const { size } = await handle.stat();
+        const end = range?.end !== undefined ? Math.min(range.end + 1, size) : size;
+        const stream = new FileReadStream(handle, path, range?.start ?? 0, end);
+        return signal ? addAbortSignal(signal, stream) : stream;
       } catch (err) {
         await handle.close();
         throw err;

@@ -1,7 +1,7 @@
 // The storage driver contract: bytes under keys, nothing else. Drivers know no digests, repositories,
 // SQL or HTTP; the key layout is decided by the caller (src/registry/layout.ts) and drivers only
 // validate keys (see keys.ts).
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 export interface ObjectInfo {
   key: string;
@@ -49,6 +49,22 @@ export interface StorageDriver {
   readUrl?(key: string, options: { expiresInSeconds: number }): Promise<string>;
   /** Releases resources (connections, timers). */
   close?(): Promise<void>;
+}
+
+/**
+ * A stream returned by read() that can also write its bytes into a Writable itself, more cheaply than
+ * piping (the filesystem driver reuses its buffers). Use either sendTo() or the Readable, not both.
+ */
+export interface SendableStream extends Readable {
+  /**
+   * Writes every byte into `sink` without ending it and resolves to their number; destroys this
+   * stream when done or failed.
+   */
+  sendTo(sink: Writable): Promise<number>;
+}
+
+export function isSendable(stream: Readable): stream is SendableStream {
+  return typeof (stream as Partial<SendableStream>).sendTo === 'function';
 }
 
 export class StorageDriverError extends Error {

@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { respondEmpty } from '../respond.js';
+import { respondEmpty, respondStream } from '../respond.js';
 import type { Registry } from '../../registry/registry.js';
 import { ifNoneMatchHits, parseRangeHeader } from '../headers.js';
 import { digestParam, repoName } from '../params.js';
@@ -47,13 +47,12 @@ export function blobHandlers(registry: Registry) {
       if (blob.range) {
         ctx.status = 206;
         ctx.set('Content-Range', `bytes ${blob.range.start}-${blob.range.end}/${blob.size}`);
-        ctx.body = blob.stream;
         ctx.length = blob.range.end - blob.range.start + 1;
       } else {
         ctx.status = 200;
-        ctx.body = blob.stream;
         ctx.length = blob.size;
       }
+      await respondStream(ctx, blob.stream);
     },
 
     /** DELETE /v2/<name>/blobs/<digest>: unlinks the blob from the repository. */
