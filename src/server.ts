@@ -15,6 +15,7 @@ import { withoutPassword } from './config/redact.js';
 import { durationMs, type BerthConfig } from './config/schema.js';
 import { createEventBus } from './events/registry-event.js';
 import { createGcParts, gcRunOptions, type GcParts } from './gc/compose.js';
+import { createGcRuns } from './gc/runs.js';
 import { startScheduledGc } from './gc/scheduled.js';
 import { createApp } from './http/app.js';
 import { uiUrl } from './http/ui.js';
@@ -289,6 +290,16 @@ export async function startServer(
       pulls,
     });
     const routing = mirror?.mirror.routing;
+    // Every collection run (scheduled, or started through the API) is recorded (src/gc/runs.ts).
+    const gcRuns = createGcRuns({
+      store: stores.gc,
+      collector: gc.collector((olderThan) => registry.uploads.purgeStale(olderThan)),
+      host: hostname(),
+      clock: Date.now,
+      log,
+      onReport: metrics?.countGc,
+    });
+    opened.push(() => gcRuns.stop());
     const events = createEventBus((err) => log.error({ err }, 'a registry event listener failed'));
     // Retention deletes through the registry, and tells webhooks as a DELETE request would.
     const retention = createRetention({
@@ -332,6 +343,7 @@ export async function startServer(
         }),
       ],
       management: auth.management,
+      gc: { store: stores.gc, runs: gcRuns, options: gcRunOptions(config) },
       operations: {
         ...(mirror && { mirrorStatus: mirror.mirror.status }),
         ...(notifications && { notificationsStatus: () => notifications.status() }),
@@ -380,7 +392,7 @@ export async function startServer(
     // Not in maintenance (server.readOnly): a database being copied or storage being moved stays still.
     if (config.gc.enabled && !config.server.readOnly) {
       const scheduledGc = startScheduledGc({
-        collector: gc.collector((olderThan) => registry.uploads.purgeStale(olderThan)),
+        collector: gcRuns.recorded('scheduled'),
         metadata,
         intervalMs: durationMs(config.gc.interval),
         options: gcRunOptions(config),

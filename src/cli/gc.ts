@@ -1,11 +1,13 @@
 // `berth gc`: one online garbage collection run by hand (src/gc/collector.ts), against the storage and
 // database that `berth serve` uses with the same configuration; safe while servers run. It takes the
 // same job lease as the servers' scheduled runs: while one of those runs, it waits (or, with
-// --no-wait, exits 3). A progress bar is drawn on standard error when it is a terminal; the summary
+// --no-wait, exits 3). Each run, dry or not, is recorded in the run history (src/gc/runs.ts) as the
+// servers' are, with this host's name. A progress bar is drawn on standard error when it is a terminal; the summary
 // goes to standard output (one line, or the report as JSON with --json). Output contract as for the
 // other commands: `berth: <message>` and exit 2 on a refusal.
 import { Command, Option, type CommanderError } from 'commander';
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { durationMs, type BerthConfig } from '../config/schema.js';
 import type { GcProgress } from '../gc/progress.js';
@@ -112,6 +114,7 @@ export async function runGc(config: BerthConfig, flags: GcRunFlags): Promise<num
   const { createDriver } = await import('../server.js');
   const { openStores } = await import('../metadata/open.js');
   const { createGcParts, gcRunOptions } = await import('../gc/compose.js');
+  const { createGcRuns } = await import('../gc/runs.js');
   const { GcBusyError } = await import('../gc/collector.js');
   const { summarize } = await import('../gc/report.js');
   const { createUploadService } = await import('../registry/uploads.js');
@@ -145,7 +148,13 @@ export async function runGc(config: BerthConfig, flags: GcRunFlags): Promise<num
       guard: parts.guard,
       policy: noPushPolicy,
     });
-    const collector = parts.collector((olderThan) => uploads.purgeStale(olderThan));
+    const collector = createGcRuns({
+      store: stores.gc,
+      collector: parts.collector((olderThan) => uploads.purgeStale(olderThan)),
+      host: hostname(),
+      clock: Date.now,
+      log: stderrLog,
+    }).recorded('cli');
     const configured = gcRunOptions(config);
     const options = {
       ...configured,

@@ -55,6 +55,11 @@ export interface GcRunOptions {
   uploadMaxAgeMs: number;
   signal?: AbortSignal;
   onProgress?: (progress: GcProgress) => void;
+  /**
+   * Called once the run holds the lease, before it changes anything (runs.ts records the run here);
+   * when it rejects, the run ends with its error.
+   */
+  onStart?: () => Promise<void>;
 }
 
 export type { GcPhase, GcProgress } from './progress.js';
@@ -265,6 +270,7 @@ export function createCollector(deps: CollectorDeps): Collector {
       renewal.unref();
       const report = emptyReport(dryRun, options.delayMs, clock());
       try {
+        await options.onStart?.();
         const step = createStep(options, () => {
           if (lost) throw new GcBusyError();
         });

@@ -1,5 +1,5 @@
 // What online garbage collection needs from the metadata database (src/metadata implements it on
-// SQLite and PostgreSQL; gc-conformance.ts is the behaviour both show). Four parts:
+// SQLite and PostgreSQL; gc-conformance.ts is the behaviour both show). Five parts:
 //
 // - Review queues, filled by database triggers (migrations 009-gc / postgres 008-gc), so that no code
 //   path can forget them: a tag that moves or goes queues its old manifest; a deleted manifest queues
@@ -15,8 +15,11 @@
 //   a marker ends at its `until`, so a holder that died blocks nobody for long.
 // - Orphans: storage objects that no record knows, noted when first seen unknown, deleted after a
 //   grace period if they stay unknown.
+// - Run history (migrations 011-gc-runs / postgres 010-gc-runs): one record per run, whatever started
+//   it (runs.ts records them), newest first; only the newest GC_RUNS_KEPT are kept.
 import type { Lease } from '../registry/metadata-store.js';
 import type { Digest, RepoName } from '../registry/references.js';
+import type { GcReport } from './report.js';
 
 /** A manifest due for review: `repositoryId` (the store's key, for paging) and the newest event. */
 export interface QueuedManifest {
@@ -91,6 +94,50 @@ export interface DueCounts {
   uploads: number;
 }
 
+/** What started a run: the server's schedule (gc.interval), `berth gc`, or POST /api/v1/gc/runs. */
+export type GcTrigger = 'scheduled' | 'cli' | 'api';
+
+/**
+ * `running` until the run records its outcome. A run whose process died stays `running` until the
+ * next run starts, which closes it as `failed` with `finishedAt` null (it never finished).
+ */
+export type GcRunStatus = 'running' | 'succeeded' | 'failed';
+
+/** What a run did (a dry run: would do): the counters of its report (report.ts). */
+export type GcRunCounts = Omit<GcReport, 'dryRun' | 'delayMs' | 'startedAt' | 'durationMs'>;
+
+export interface NewGcRun {
+  trigger: GcTrigger;
+  dryRun: boolean;
+  /** The review delay it uses, in ms. */
+  delayMs: number;
+  /** The host (os.hostname()) whose process runs it. */
+  host: string;
+  startedAt: number;
+}
+
+export interface GcRun extends NewGcRun {
+  /** Increasing in the order runs were recorded. */
+  id: number;
+  status: GcRunStatus;
+  /** Null while running, and for a run that never finished. */
+  finishedAt: number | null;
+  /** Why a failed run failed. */
+  error: string | null;
+  /** Null unless it succeeded: a failed run's partial work is not known. */
+  counts: GcRunCounts | null;
+}
+
+export type GcRunOutcome =
+  | { status: 'succeeded'; finishedAt: number; counts: GcRunCounts }
+  | { status: 'failed'; finishedAt: number; error: string };
+
+/** The error of a run closed by the next one: it never recorded an outcome (its process died). */
+export const GC_RUN_UNFINISHED = 'did not finish: its process stopped before it recorded an outcome';
+
+/** Runs recorded at most: recording a run deletes the older ones beyond this many. */
+export const GC_RUNS_KEPT = 1000;
+
 export interface GcStore {
   /**
    * Records `holder`'s hold on `digests` until `lease.until`, unless one of them is being swept (a
@@ -163,4 +210,17 @@ export interface GcStore {
 
   /** Deletes holds and sweep markers that ended before `now` (their holders died). */
   dropExpired(now: number): Promise<{ holds: number; sweeps: number }>;
+
+  /**
+   * Records a run as running, in one transaction that also closes the runs still recorded as running
+   * (failed, "did not finish", finishedAt null: the caller holds the `gc-run` job lease, which only
+   * one run at a time can, so they ended without recording their outcome) and deletes all but the
+   * newest `keep` runs (GC_RUNS_KEPT, a bounded history).
+   */
+  startGcRun(run: NewGcRun, keep: number): Promise<GcRun>;
+  /** Records a run's outcome (also over a "did not finish" set meanwhile); nothing when it was pruned. */
+  finishGcRun(id: number, outcome: GcRunOutcome): Promise<void>;
+  /** Runs newest first (by id), those with an id below `before` when given. */
+  listGcRuns(limit: number, before?: number): Promise<GcRun[]>;
+  getGcRun(id: number): Promise<GcRun | undefined>;
 }

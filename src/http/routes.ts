@@ -17,6 +17,7 @@ import { parseRepoName } from '../registry/references.js';
 import type { Registry } from '../registry/registry.js';
 import { catalog, repository, type Authorizer } from './access.js';
 import { createAccessGuard, type AccessGuard } from './access-guard.js';
+import { gcRoutes, type GcRoutesDeps } from './api/gc.js';
 import { operationsRoutes, type OperationsDeps } from './api/operations.js';
 import {
   blobCommitted,
@@ -70,6 +71,8 @@ export interface RouteOptions {
   management?: ManagementDeps;
   /** Mirror and webhook status under /api/v1. */
   operations?: OperationsDeps;
+  /** Garbage collection runs under /api/v1 (their history, and starting one). */
+  gc?: GcRoutesDeps;
   /** More management API routes (repositories, tags, policies, ...), mounted before the others. */
   apiRoutes?: RouteSpec[];
   /**
@@ -331,6 +334,7 @@ export function routeTable(options: RouteOptions): RouteSpec[] {
     ...apiRoutes.filter(endsInWildcard),
     ...management,
     ...operationsRoutes(options.operations ?? {}),
+    ...(options.gc ? gcRoutes(options.gc) : []),
     ...serviceRoutes(options),
   ];
   let document: object | undefined;

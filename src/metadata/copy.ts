@@ -1,8 +1,8 @@
 // Moving from one machine to replicas: copies a SQLite metadata database (the metadata index, the
 // accounts, namespaces and memberships, the pull-through mirror's cached tags, cached content and
-// counters, the webhook outbox's pending deliveries and per-endpoint outcomes, then the namespace
-// rules: immutable tags, quotas and retention policies) into an empty PostgreSQL one
-// (`berth db copy`). Every table is copied row for row in one PostgreSQL transaction,
+// counters, the webhook outbox's pending deliveries and per-endpoint outcomes, the namespace
+// rules: immutable tags, quotas and retention policies, then garbage collection's run history) into
+// an empty PostgreSQL one (`berth db copy`). Every table is copied row for row in one PostgreSQL transaction,
 // parents before children, keeping repository ids, outbox numbers (so deliveries keep their order),
 // secret hashes and credential versions (tokens issued before stay valid); then the row counts of both
 // sides are compared. Nothing is written unless the whole copy succeeds. Berth must not be writing to
@@ -116,6 +116,32 @@ export const COPIED_TABLES: readonly CopiedTable[] = [
       'untagged_after',
       'updated_at',
     ],
+  },
+  // Garbage collection's run history (ids kept: they are the API's cursors).
+  {
+    name: 'gc_runs',
+    columns: [
+      'id',
+      'trigger',
+      'dry_run',
+      'delay_ms',
+      'host',
+      'started_at',
+      'finished_at',
+      'status',
+      'error',
+      'manifests_deleted',
+      'links_removed',
+      'blobs_deleted',
+      'bytes_freed',
+      'orphans_deleted',
+      'orphan_bytes',
+      'orphans_left',
+      'uploads_purged',
+      'upload_leftovers',
+      'held',
+    ],
+    identity: 'id',
   },
 ];
 

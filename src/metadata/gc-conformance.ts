@@ -1,10 +1,10 @@
 // The behaviour every GcStore must show, whatever database is under it (the contract in
 // src/gc/gc-store.ts): the guard's holds and sweep markers, also between two stores on one database
-// (two processes or replicas); the candidates the triggers queue; the review rules. A store's test
-// file calls `describeGcStoreConformance('name', async () => ({ gc, metadata, sibling, cleanup }))`.
+// (two processes or replicas); the candidates the triggers queue; the review rules; the run history.
+// A store's test file calls `describeGcStoreConformance('name', async () => ({ gc, metadata, sibling, cleanup }))`.
 // Exported (like conformance.ts) so that another implementation runs the same suite.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { GcStore } from '../gc/gc-store.js';
+import { GC_RUN_UNFINISHED, type GcRunCounts, type GcStore, type NewGcRun } from '../gc/gc-store.js';
 import type { ManifestRecord, MetadataStore } from '../registry/metadata-store.js';
 import type { Digest, RepoName, Tag } from '../registry/references.js';
 
@@ -33,6 +33,26 @@ const manifest = (c: string, extra: Partial<ManifestRecord> = {}): ManifestRecor
   annotations: null,
   ...extra,
 });
+const newRun = (startedAt: number, extra: Partial<NewGcRun> = {}): NewGcRun => ({
+  trigger: 'cli',
+  dryRun: false,
+  delayMs: 0,
+  host: 'host-a',
+  startedAt,
+  ...extra,
+});
+const COUNTS: GcRunCounts = {
+  manifestsDeleted: 1,
+  linksRemoved: 2,
+  blobsDeleted: 3,
+  bytesFreed: 5_000_000_000,
+  orphansDeleted: 4,
+  orphanBytes: 50,
+  orphansLeft: 0,
+  uploadsPurged: 5,
+  uploadLeftovers: 6,
+  held: 7,
+};
 /** Queue times come from the database's clock: "everything queued so far" is a little after now. */
 const later = () => Date.now() + 60_000;
 const LEASE = 60_000;
@@ -442,6 +462,84 @@ export function describeGcStoreConformance(name: string, create: () => Promise<G
         expect(await gc.noteOrphans(['k1', 'k2'], 300, false)).toEqual(new Map([['k1', 100]]));
         await gc.forgetOrphan('k1');
         expect(await gc.noteOrphans(['k1'], 300, false)).toEqual(new Map());
+      });
+    });
+
+    describe('run history', () => {
+      it('records a run as running, then its outcome: the counters when it succeeded, the error when not', async () => {
+        const run = await gc.startGcRun(newRun(1_000, { trigger: 'api', dryRun: true, delayMs: 60_000 }), 10);
+        expect(run).toEqual({
+          id: run.id,
+          trigger: 'api',
+          dryRun: true,
+          delayMs: 60_000,
+          host: 'host-a',
+          startedAt: 1_000,
+          finishedAt: null,
+          status: 'running',
+          error: null,
+          counts: null,
+        });
+        expect(await gc.getGcRun(run.id)).toEqual(run);
+        await gc.finishGcRun(run.id, { status: 'succeeded', finishedAt: 2_500, counts: COUNTS });
+        expect(await gc.getGcRun(run.id)).toEqual({
+          ...run,
+          status: 'succeeded',
+          finishedAt: 2_500,
+          counts: COUNTS,
+        });
+
+        const failed = await gc.startGcRun(newRun(3_000, { trigger: 'scheduled' }), 10);
+        expect(failed.id).toBeGreaterThan(run.id);
+        await gc.finishGcRun(failed.id, { status: 'failed', finishedAt: 3_100, error: 'storage said no' });
+        expect(await gc.getGcRun(failed.id)).toMatchObject({
+          trigger: 'scheduled',
+          dryRun: false,
+          status: 'failed',
+          finishedAt: 3_100,
+          error: 'storage said no',
+          counts: null,
+        });
+        expect(await gc.getGcRun(failed.id + 1000)).toBeUndefined();
+      });
+
+      it('closes a run left running when the next one starts, and still takes its late outcome', async () => {
+        const crashed = await gc.startGcRun(newRun(1_000), 10);
+        const next = await gc.startGcRun(newRun(2_000, { host: 'host-b' }), 10);
+        expect(await gc.getGcRun(crashed.id)).toMatchObject({
+          status: 'failed',
+          finishedAt: null,
+          error: GC_RUN_UNFINISHED,
+          counts: null,
+        });
+        expect(await gc.getGcRun(next.id)).toMatchObject({ status: 'running', host: 'host-b' });
+        // A run closed so that was alive after all (it lost its lease) records what it did.
+        await gc.finishGcRun(crashed.id, { status: 'succeeded', finishedAt: 2_100, counts: COUNTS });
+        expect(await gc.getGcRun(crashed.id)).toMatchObject({
+          status: 'succeeded',
+          error: null,
+          counts: COUNTS,
+        });
+      });
+
+      it('lists runs newest first, pages by id, and keeps only the newest', async () => {
+        const ids: number[] = [];
+        for (let n = 0; n < 5; n++) {
+          const run = await gc.startGcRun(newRun(1_000 + n), 4);
+          await gc.finishGcRun(run.id, { status: 'succeeded', finishedAt: 1_500 + n, counts: COUNTS });
+          ids.push(run.id);
+        }
+        const newest = [...ids].reverse().slice(0, 4);
+        expect((await gc.listGcRuns(10)).map((run) => run.id)).toEqual(newest);
+        expect(await gc.getGcRun(ids[0] as number)).toBeUndefined();
+        const first = await gc.listGcRuns(2);
+        expect(first.map((run) => run.startedAt)).toEqual([1_004, 1_003]);
+        const second = await gc.listGcRuns(2, first.at(-1)?.id);
+        expect(second.map((run) => run.id)).toEqual(newest.slice(2));
+        expect(await gc.listGcRuns(2, second.at(-1)?.id)).toEqual([]);
+        // The history is shared with another process on the same database.
+        const other = await subject.sibling().catch(() => undefined);
+        if (other) expect((await other.gc.listGcRuns(1))[0]?.id).toBe(newest[0]);
       });
     });
   });

@@ -1,27 +1,31 @@
 // GcStore on SQLite: the only place with garbage collection's SQL for it (tables and triggers of
-// migrations/009-gc.ts). Each call is one statement or one IMMEDIATE transaction, run synchronously
-// through the connection's lock (connection-lock.ts). SQLite has one writer at a time, so a review's
-// transaction, which re-checks the rules and the holds before it deletes, is never interleaved with
-// a writer's hold or with the records a held writer adds. After each committed deletion of
-// manifests or links it calls `onIndexChange` (the read cache of the MetadataStore sharing the
-// connection cannot see this connection's own commits: index-changes.ts).
-import type {
-  BlobFacts,
-  BlobReview,
-  DueCounts,
-  GcStore,
-  ManifestFacts,
-  ManifestReview,
-  QueuedBlob,
-  QueuedManifest,
-  QueuedUpload,
-  SweepStart,
+// migrations/009-gc.ts, run history of 011-gc-runs.ts). Each call is one statement or one IMMEDIATE
+// transaction, run synchronously through the connection's lock (connection-lock.ts). SQLite has one
+// writer at a time, so a review's transaction, which re-checks the rules and the holds before it
+// deletes, is never interleaved with a writer's hold or with the records a held writer adds. After
+// each committed deletion of manifests or links it calls `onIndexChange` (the read cache of the
+// MetadataStore sharing the connection cannot see this connection's own commits: index-changes.ts).
+import {
+  GC_RUN_UNFINISHED,
+  type BlobFacts,
+  type BlobReview,
+  type DueCounts,
+  type GcRun,
+  type GcStore,
+  type ManifestFacts,
+  type ManifestReview,
+  type NewGcRun,
+  type QueuedBlob,
+  type QueuedManifest,
+  type QueuedUpload,
+  type SweepStart,
 } from '../gc/gc-store.js';
 import type { Lease } from '../registry/metadata-store.js';
 import type { Digest, RepoName } from '../registry/references.js';
 import { asAsync, type Synchronous } from './as-async.js';
 import { connectionLock } from './connection-lock.js';
 import type { SqliteDatabase } from './db.js';
+import { GC_RUN_COLUMNS, GC_RUN_COUNT_COLUMNS, gcRunCountValues, gcRunOfRow } from './gc-run-rows.js';
 
 export interface SqliteGcStoreOptions {
   /** Told after each committed deletion of index rows (manifests, links). */
@@ -189,6 +193,23 @@ export function createSqliteGcStore(db: SqliteDatabase, options: SqliteGcStoreOp
     forgetOrphan: db.prepare('DELETE FROM gc_orphans WHERE key = ?'),
     dropHolds: db.prepare('DELETE FROM gc_holds WHERE until <= ?'),
     dropSweeps: db.prepare('DELETE FROM gc_sweeps WHERE until <= ?'),
+
+    closeUnfinishedRuns: db.prepare(
+      "UPDATE gc_runs SET status = 'failed', error = ? WHERE status = 'running'",
+    ),
+    insertRun: db.prepare(
+      `INSERT INTO gc_runs (trigger, dry_run, delay_ms, host, started_at, status)
+       VALUES (@trigger, @dryRun, @delayMs, @host, @startedAt, 'running') RETURNING ${GC_RUN_COLUMNS}`,
+    ),
+    pruneRuns: db.prepare(
+      'DELETE FROM gc_runs WHERE id <= (SELECT id FROM gc_runs ORDER BY id DESC LIMIT 1 OFFSET ?)',
+    ),
+    finishRun: db.prepare(
+      `UPDATE gc_runs SET status = ?, finished_at = ?, error = ?,
+       ${GC_RUN_COUNT_COLUMNS.map((column) => `${column} = ?`).join(', ')} WHERE id = ?`,
+    ),
+    listRuns: db.prepare(`SELECT ${GC_RUN_COLUMNS} FROM gc_runs WHERE id < ? ORDER BY id DESC LIMIT ?`),
+    getRun: db.prepare(`SELECT ${GC_RUN_COLUMNS} FROM gc_runs WHERE id = ?`),
   };
 
   /** The sweep decision once holds are known to be absent (inside a transaction). */
@@ -239,6 +260,13 @@ export function createSqliteGcStore(db: SqliteDatabase, options: SqliteGcStoreOp
     holds: s.dropHolds.run(now).changes,
     sweeps: s.dropSweeps.run(now).changes,
   }));
+
+  const startRun = db.transaction((run: NewGcRun, keep: number): GcRun => {
+    s.closeUnfinishedRuns.run(GC_RUN_UNFINISHED);
+    const row = s.insertRun.get({ ...run, dryRun: run.dryRun ? 1 : 0 }) as Record<string, unknown>;
+    s.pruneRuns.run(keep);
+    return gcRunOfRow(row);
+  });
 
   const store: Synchronous<GcStore> = {
     hold(holder, digests, { now, until }) {
@@ -353,6 +381,20 @@ export function createSqliteGcStore(db: SqliteDatabase, options: SqliteGcStoreOp
     forgetOrphans: (seenBefore) => void s.forgetOrphans.run(seenBefore),
     forgetOrphan: (key) => void s.forgetOrphan.run(key),
     dropExpired: (now) => dropExpired.immediate(now),
+
+    startGcRun: (run, keep) => startRun.immediate(run, keep),
+    finishGcRun(id, outcome) {
+      const error = outcome.status === 'failed' ? outcome.error : null;
+      s.finishRun.run(outcome.status, outcome.finishedAt, error, ...gcRunCountValues(outcome), id);
+    },
+    listGcRuns: (limit, before) =>
+      (s.listRuns.all(before ?? Number.MAX_SAFE_INTEGER, limit) as Array<Record<string, unknown>>).map(
+        gcRunOfRow,
+      ),
+    getGcRun(id) {
+      const row = s.getRun.get(id) as Record<string, unknown> | undefined;
+      return row && gcRunOfRow(row);
+    },
   };
   return asAsync<GcStore>(store, connectionLock(db).run);
 }

@@ -1,8 +1,9 @@
 // The web UI in a real browser (Debian's chromium, driven by playwright-core) against a real Berth with
 // token auth that real docker pushed to: sign in, find a repository by search, open a tag, copy its
 // pull command, delete a tag (gone from /v2 too); a reader sees no delete button and Berth refuses the
-// DELETE the reader forges with the UI's own token. Screenshots of the main pages are written to
-// docs/screenshots with UI_SCREENSHOTS=1 (the README shows them), else to a temporary directory.
+// DELETE the reader forges with the UI's own token; the storage page lists a garbage collection run.
+// Screenshots of the main pages are written to docs/screenshots with UI_SCREENSHOTS=1 (the README
+// shows them), else to a temporary directory.
 // Tests run in order and share the registry, the daemon and the admin's browser page.
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -279,6 +280,21 @@ describe.skipIf(!enabled)(
       await screenshot(page, 'administration');
       await page.getByRole('link', { name: 'Users' }).click();
       await page.getByText(READER[0], { exact: true }).waitFor();
+      expect(problems).toEqual([]);
+    });
+
+    it('lists on the storage page a garbage collection run started through the API', async () => {
+      const { page, problems } = admin;
+      const res = await fetch(`${base}/api/v1/gc/runs`, {
+        method: 'POST',
+        headers: { Authorization: adminBasic(), 'Content-Type': 'application/json' },
+        body: JSON.stringify({ dryRun: true }),
+      });
+      expect(res.status, await res.clone().text()).toBe(202);
+      await page.goto(`${base}/admin/storage`);
+      const row = page.locator('tr').filter({ hasText: 'dry run' }).filter({ hasText: 'web UI / API' });
+      await row.getByText('succeeded').waitFor();
+      await page.getByRole('button', { name: 'Run GC now…' }).waitFor();
       expect(problems).toEqual([]);
     });
 

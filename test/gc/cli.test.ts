@@ -1,5 +1,6 @@
 // `berth gc` as users run it (the built CLI) on a data directory that Berth's stores and filesystem
-// storage fill: dry run, real run, the JSON report, waiting for another process's run, refusals.
+// storage fill: dry run, real run, the JSON report, the run history, waiting for another process's
+// run, refusals.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,6 +52,33 @@ describe('berth gc', () => {
     expect(run.stderr).toBe('');
     expect(await h.stored(old.digest)).toBeUndefined();
     expect(await h.stored(kept.layers[0]!.digest)).toBe(kept.layers[0]!.size);
+  });
+
+  it('records every run, dry or not, in the run history, and no refused attempt', async () => {
+    await h.pushImage('team/app', 'v1');
+    await h.deleteTag('team/app', 'v1');
+    const dry = await gc('--dry-run', '--delay', '0', '--json');
+    expect(dry.code, dry.stderr).toBe(0);
+    const run = await gc('--delay', '0', '--json');
+    expect(run.code, run.stderr).toBe(0);
+    const now = Date.now();
+    expect(await h.metadata.leaseJob(GC_RUN_JOB, { holder: 'server', now, until: now + 60_000 })).toBe(true);
+    expect((await gc('--no-wait')).code).toBe(3);
+
+    const runs = await database.gc.listGcRuns(10);
+    const {
+      dryRun: _dry,
+      delayMs: _delay,
+      startedAt: _started,
+      durationMs: _took,
+      ...counts
+    } = JSON.parse(run.stdout) as GcReport;
+    expect(runs).toMatchObject([
+      { trigger: 'cli', dryRun: false, delayMs: 0, status: 'succeeded', error: null, counts },
+      { trigger: 'cli', dryRun: true, status: 'succeeded', counts: { manifestsDeleted: 1 } },
+    ]);
+    expect(counts).toMatchObject({ manifestsDeleted: 1, blobsDeleted: 3 });
+    expect(runs[0]?.finishedAt).toBeGreaterThanOrEqual(runs[0]?.startedAt ?? Infinity);
   });
 
   it('uses gc.delay from the configuration unless --delay is given', async () => {

@@ -1,6 +1,6 @@
 // Scheduled garbage collection in an in-process Berth (gc.enabled, gc.interval): a deleted image's
-// storage goes on its own while pushes keep working, runs are counted in /metrics, and none runs in
-// maintenance mode (server.readOnly).
+// storage goes on its own while pushes keep working, runs are counted in /metrics and recorded in the
+// run history, and none runs in maintenance mode (server.readOnly).
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -88,6 +88,13 @@ describe('scheduled garbage collection', () => {
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(Number(/^berth_gc_runs_total (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(1);
     expect(Number(/^berth_gc_blobs_deleted_total (\d+)/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(3);
+    const { runs } = (await (await fetch(`${url}/api/v1/gc/runs?limit=100`)).json()) as {
+      runs: Array<{ trigger: string; status: string; counts: { blobsDeleted: number } | null }>;
+    };
+    expect(runs.length).toBeGreaterThan(1);
+    expect(runs.every((run) => run.trigger === 'scheduled')).toBe(true);
+    const done = runs.filter((run) => run.status === 'succeeded');
+    expect(done.reduce((sum, run) => sum + (run.counts?.blobsDeleted ?? 0), 0)).toBeGreaterThanOrEqual(3);
   });
 
   it('does not run in maintenance mode', async () => {

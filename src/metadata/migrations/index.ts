@@ -9,6 +9,7 @@ import * as m007 from './007-outbox.js';
 import * as m008 from './008-catalog.js';
 import * as m009 from './009-gc.js';
 import * as m010 from './010-policies.js';
+import * as m011 from './011-gc-runs.js';
 
 export interface Migration {
   version: number;
@@ -26,4 +27,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 8, up: m008.up },
   { version: 9, up: m009.up },
   { version: 10, up: m010.up },
+  { version: 11, up: m011.up },
 ];

@@ -1,18 +1,20 @@
 // GcStore on PostgreSQL, for replicas sharing one database (tables, triggers and gc_hold() of
-// migrations/008-gc.ts). A writer's hold is one statement (gc_hold: shared advisory locks on its
-// digests, then the check for sweep markers and the insert); its release one DELETE. A review or a
-// sweep is one transaction at READ COMMITTED that first takes the digest's advisory lock exclusively
-// in a statement of its own, then re-checks holds and rules with statements that therefore see every
-// hold committed before (see the migration's header). BIGINT columns arrive as strings.
-import type {
-  BlobFacts,
-  BlobReview,
-  DueCounts,
-  GcStore,
-  ManifestFacts,
-  ManifestReview,
-  QueuedManifest,
-  SweepStart,
+// migrations/008-gc.ts; run history of 010-gc-runs.ts). A writer's hold is one statement (gc_hold:
+// shared advisory locks on its digests, then the check for sweep markers and the insert); its release
+// one DELETE. A review or a sweep is one transaction at READ COMMITTED that first takes the digest's
+// advisory lock exclusively in a statement of its own, then re-checks holds and rules with statements
+// that therefore see every hold committed before (see the migration's header). BIGINT columns arrive
+// as strings.
+import {
+  GC_RUN_UNFINISHED,
+  type BlobFacts,
+  type BlobReview,
+  type DueCounts,
+  type GcStore,
+  type ManifestFacts,
+  type ManifestReview,
+  type QueuedManifest,
+  type SweepStart,
 } from '../../gc/gc-store.js';
 import type { Lease } from '../../registry/metadata-store.js';
 import type { Digest, RepoName } from '../../registry/references.js';
@@ -24,7 +26,17 @@ import {
   type PostgresClient,
   type PostgresPool,
 } from './db.js';
+import { GC_RUN_COLUMNS, GC_RUN_COUNT_COLUMNS, gcRunCountValues, gcRunOfRow } from '../gc-run-rows.js';
 import { GC_LOCK_CLASS } from './migrations/008-gc.js';
+
+/** Records a run, closing those left running (one statement: the update does not see the insert). */
+const START_RUN = `
+  WITH closed AS (UPDATE gc_runs SET status = 'failed', error = $6 WHERE status = 'running')
+  INSERT INTO gc_runs (trigger, dry_run, delay_ms, host, started_at, status)
+  VALUES ($1, $2, $3, $4, $5, 'running') RETURNING ${GC_RUN_COLUMNS}`;
+const FINISH_RUN = `
+  UPDATE gc_runs SET status = $2, finished_at = $3, error = $4,
+  ${GC_RUN_COUNT_COLUMNS.map((column, i) => `${column} = $${i + 5}`).join(', ')} WHERE id = $1`;
 
 /** The rules under which a manifest may go, for a statement that names the manifest `m`. */
 const MANIFEST_UNUSED = `
@@ -381,6 +393,47 @@ export function createPostgresGcStore(pool: PostgresPool): GcStore {
         [now],
       );
       return { holds: Number(row?.holds ?? 0), sweeps: Number(row?.sweeps ?? 0) };
+    },
+
+    startGcRun: (run, keep) =>
+      inTransaction(pool, async (client) => {
+        const { rows: started } = await client.query<Record<string, unknown>>(
+          statement(START_RUN, [
+            run.trigger,
+            run.dryRun,
+            run.delayMs,
+            run.host,
+            run.startedAt,
+            GC_RUN_UNFINISHED,
+          ]),
+        );
+        await client.query(
+          statement(
+            'DELETE FROM gc_runs WHERE id <= (SELECT id FROM gc_runs ORDER BY id DESC OFFSET $1 LIMIT 1)',
+            [keep],
+          ),
+        );
+        return gcRunOfRow(started[0] as Record<string, unknown>);
+      }),
+    async finishGcRun(id, outcome) {
+      const error = outcome.status === 'failed' ? outcome.error : null;
+      await pool.query(
+        statement(FINISH_RUN, [id, outcome.status, outcome.finishedAt, error, ...gcRunCountValues(outcome)]),
+      );
+    },
+    async listGcRuns(limit, before) {
+      const found = await rows<Record<string, unknown>>(
+        `SELECT ${GC_RUN_COLUMNS} FROM gc_runs WHERE id < $1 ORDER BY id DESC LIMIT $2`,
+        [before ?? Number.MAX_SAFE_INTEGER, limit],
+      );
+      return found.map(gcRunOfRow);
+    },
+    async getGcRun(id) {
+      const [row] = await rows<Record<string, unknown>>(
+        `SELECT ${GC_RUN_COLUMNS} FROM gc_runs WHERE id = $1`,
+        [id],
+      );
+      return row && gcRunOfRow(row);
     },
   };
 }

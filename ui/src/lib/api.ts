@@ -8,6 +8,7 @@ import type { Session } from './session.js';
 import type {
   Account,
   GcRun,
+  GcRunList,
   ImmutableRule,
   ManifestDetail,
   Me,
@@ -167,7 +168,9 @@ export function createApi({ fetch, session }: ApiDeps) {
     // Operations
     mirror: () => get<{ upstreams: MirrorUpstream[] }>('/mirror'),
     notifications: () => get<{ endpoints: WebhookEndpoint[] }>('/notifications'),
-    gcRuns: () => get<{ runs?: GcRun[] } & Record<string, unknown>>('/gc/runs'),
+    /** Newest first; `cursor`: next of the previous page. */
+    gcRuns: (cursor?: string) => get<GcRunList>('/gc/runs', { cursor }),
+    /** Starts a run in the background: answers its record (running); 409 while another one runs. */
     startGc: (dryRun: boolean) => request<GcRun>('POST', '/gc/runs', { body: { dryRun } }),
   };
 }

@@ -170,5 +170,39 @@ export interface WebhookEndpoint {
   lastError: string | null;
 }
 
-/** A garbage collection run (GET /api/v1/gc/runs), read loosely: the API is new. */
-export type GcRun = Record<string, unknown>;
+/** What a garbage collection run did (a dry run: would do). */
+export interface GcRunCounts {
+  manifestsDeleted: number;
+  linksRemoved: number;
+  blobsDeleted: number;
+  bytesFreed: number;
+  orphansDeleted: number;
+  orphanBytes: number;
+  orphansLeft: number;
+  uploadsPurged: number;
+  uploadLeftovers: number;
+  held: number;
+}
+
+/** A garbage collection run (GET /api/v1/gc/runs): scheduled, `berth gc`, or started here. */
+export interface GcRun {
+  id: number;
+  trigger: 'scheduled' | 'cli' | 'api';
+  dryRun: boolean;
+  /** A run whose process died stays running until the next run closes it as failed. */
+  status: 'running' | 'succeeded' | 'failed';
+  host: string;
+  delayMs: number;
+  startedAt: string;
+  finishedAt: string | null;
+  durationMs: number | null;
+  error: string | null;
+  /** Null unless it succeeded. */
+  counts: GcRunCounts | null;
+}
+
+export interface GcRunList {
+  /** Newest first. */
+  runs: GcRun[];
+  next: string | null;
+}

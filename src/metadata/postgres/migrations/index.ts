@@ -10,6 +10,7 @@ import * as m006 from './006-outbox.js';
 import * as m007 from './007-catalog.js';
 import * as m008 from './008-gc.js';
 import * as m009 from './009-policies.js';
+import * as m010 from './010-gc-runs.js';
 
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   { version: 1, up: m001.up },
@@ -21,4 +22,5 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   { version: 7, up: m007.up },
   { version: 8, up: m008.up },
   { version: 9, up: m009.up },
+  { version: 10, up: m010.up },
 ];
