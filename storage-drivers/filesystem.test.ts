@@ -1,10 +1,10 @@
 import { mkdtemp, open, readdir, rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeDriverConformance } from './conformance.js';
-import { createFilesystemDriver } from './filesystem.js';
+import { createFilesystemDriver, FLUSH_EVERY } from './filesystem.js';
 
 describeDriverConformance('filesystem', async () => {
   const root = await mkdtemp(join(tmpdir(), 'berth-fs-driver-'));
@@ -57,6 +57,71 @@ describe('filesystem driver descriptors', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(await openDescriptors()).toBe(before);
     } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('filesystem driver flushes', () => {
+  /** A body of `chunks` × 1 MiB, handed over slowly enough for background flushes to start. */
+  function body(chunks: number): Readable {
+    let sent = 0;
+    return new Readable({
+      read() {
+        if (sent === chunks) return this.push(null);
+        sent += 1;
+        setImmediate(() => this.push(Buffer.alloc(1024 * 1024, sent)));
+      },
+    });
+  }
+
+  it('flushes in the background while a large object is written, one flush at a time, then once more', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'berth-fs-flush-'));
+    const probe = await open(join(root, 'probe'), 'w');
+    const prototype = Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
+    await probe.close();
+    let running = 0;
+    let overlapping = 0;
+    let calls = 0;
+    const original = prototype.datasync;
+    const spy = vi.spyOn(prototype, 'datasync').mockImplementation(async function (this: unknown) {
+      calls += 1;
+      running += 1;
+      if (running > 1) overlapping += 1;
+      try {
+        return await original.call(this);
+      } finally {
+        running -= 1;
+      }
+    });
+    try {
+      const driver = createFilesystemDriver({ root });
+      const chunks = (3 * FLUSH_EVERY) / (1024 * 1024) + 1;
+      expect(await driver.write('big', body(chunks))).toBe(chunks * 1024 * 1024);
+      // At least one background flush per FLUSH_EVERY bytes written while no other ran, plus the last.
+      expect(calls).toBeGreaterThanOrEqual(2);
+      expect(overlapping).toBe(0);
+      calls = 0;
+      await createFilesystemDriver({ root, fsync: false }).write('unsynced', body(chunks));
+      expect(calls).toBe(0);
+    } finally {
+      spy.mockRestore();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('fails the write when a background flush fails', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'berth-fs-flush-'));
+    const probe = await open(join(root, 'probe'), 'w');
+    const prototype = Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
+    await probe.close();
+    const spy = vi.spyOn(prototype, 'datasync').mockRejectedValueOnce(new Error('EIO: i/o error, fdatasync'));
+    try {
+      const driver = createFilesystemDriver({ root });
+      await expect(driver.write('big', body(FLUSH_EVERY / (1024 * 1024) + 2))).rejects.toThrow(/EIO/);
+      expect(await driver.stat('big')).toBeUndefined();
+    } finally {
+      spy.mockRestore();
       await rm(root, { recursive: true, force: true });
     }
   });
