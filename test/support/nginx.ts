@@ -60,12 +60,23 @@ ${upstreams.map((host) => `    server ${host};`).join('\n')}
 
 /** nginx on a free loopback port, balancing round robin over `upstreams` (host:port each). */
 export async function startLoadBalancer(upstreams: readonly string[]): Promise<LoadBalancer> {
+  const { url, host, output, stop } = await startNginx((dir, port) => configFor(dir, port, upstreams));
+  return { url, host, output, stop };
+}
+
+/**
+ * nginx on a free loopback port with the configuration `render` writes for its own directory and that
+ * port; resolves once `/v2/` answers 200 or 401 there.
+ */
+export async function startNginx(
+  render: (dir: string, port: number) => string,
+): Promise<LoadBalancer & { pid: number }> {
   const nginx = which('nginx');
   if (!nginx) throw new Error('nginx is not installed (apt-get install -y nginx-light)');
   const dir = await mkdtemp(join(tmpdir(), 'berth-nginx-'));
   const port = await freePort();
   const config = join(dir, 'nginx.conf');
-  await writeFile(config, configFor(dir, port, upstreams));
+  await writeFile(config, render(dir, port));
   const proc = spawnManaged(nginx, ['-p', dir, '-c', config, '-e', join(dir, 'error.log')]);
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
@@ -78,5 +89,5 @@ export async function startLoadBalancer(upstreams: readonly string[]): Promise<L
     await stop();
     throw err;
   }
-  return { url, host: `127.0.0.1:${port}`, output: proc.output, stop };
+  return { url, host: `127.0.0.1:${port}`, pid: proc.pid, output: proc.output, stop };
 }

@@ -1,12 +1,13 @@
 // Large-blob metrics: monolithic upload, chunked upload, and GET of one blob of options.blobBytes.
 import { createReadStream } from 'node:fs';
 import type { RegistryProcess } from '../../support/processes.js';
-import { run } from '../../support/tools.js';
+import { run, which } from '../../support/tools.js';
 import type { BenchContext, RandomBlob } from '../lib/context.js';
 import { makeSmallImage, pushSmallImage, RegistryClient, type HttpResponse } from '../lib/http.js';
 import { MB, type Metric, type RowDef } from '../lib/metric.js';
 import { MiB, type BenchOptions } from '../lib/options.js';
 import { cpuSeconds, watchRss } from '../lib/proc.js';
+import { startStaticNginx, type StaticNginx } from '../lib/static-nginx.js';
 
 const READ_CHUNK = MiB;
 const GiB = 1024 * MiB;
@@ -183,6 +184,21 @@ async function getWithNode(
 }
 export function getMetric(options: BenchOptions): Metric {
   const size = sizeLabel(options.blobBytes);
+  // nginx on the same file (lib/static-nginx.ts), measured in every round right after the registry: the
+  // most this client takes over loopback on this machine. Absent without nginx (noted in the table).
+  let ceiling: StaticNginx | undefined;
+  let ceilingMissing: string | undefined;
+  const fetchBlob = (url: string) =>
+    options.getClient === 'curl'
+      ? getWithCurl(url)
+      : (async () => {
+          const client = new RegistryClient(new URL(url).origin, 1);
+          try {
+            return await getWithNode(client, url);
+          } finally {
+            client.close();
+          }
+        })();
   return {
     id: 'get',
     title: `${size} blob GET`,
@@ -195,7 +211,30 @@ export function getMetric(options: BenchOptions): Metric {
         goal: { kind: 'ratio-at-least', value: 1.2 },
       },
       cpuRow('get.cpu', 'blob GET'),
+      {
+        key: 'get.ceiling',
+        label: `Reference: nginx sending the same file with sendfile, same client, same round`,
+        unit: 'MB/s',
+        better: 'higher',
+      },
+      {
+        key: 'get.share',
+        label: 'Blob GET throughput as a share of that reference',
+        unit: '%',
+        better: 'higher',
+      },
     ],
+    async setup(ctx) {
+      if (!which('nginx')) {
+        ceilingMissing = 'nginx is not installed: no reference row';
+        return;
+      }
+      ceiling = await startStaticNginx((await ctx.randomBlob()).path);
+    },
+    async teardown() {
+      await ceiling?.stop();
+    },
+    notes: () => (ceilingMissing ? [ceilingMissing] : []),
     async round(ctx, server) {
       const blob = await ctx.randomBlob();
       const client = new RegistryClient(server.url, 4);
@@ -207,13 +246,23 @@ export function getMetric(options: BenchOptions): Metric {
         await ctx.flushDisk();
         const url = `${server.url}/v2/${repo}/blobs/${blob.digest}`;
         const cpuBefore = cpuSeconds(server.pid);
-        const got = options.getClient === 'curl' ? await getWithCurl(url) : await getWithNode(client, url);
+        const got = await fetchBlob(url);
         const cpu = cpuSeconds(server.pid) - cpuBefore;
         if (got.status !== 200) throw new Error(`GET ${url} answered ${got.status}`);
         if (got.bytes !== blob.size) {
           throw new Error(`GET ${url} returned ${got.bytes} bytes, want ${blob.size}`);
         }
-        return { 'get.mbps': blob.size / MB / got.seconds, 'get.cpu': cpu / (blob.size / GiB) };
+        const mbps = blob.size / MB / got.seconds;
+        const values: Record<string, number> = { 'get.mbps': mbps, 'get.cpu': cpu / (blob.size / GiB) };
+        if (ceiling) {
+          const reference = await fetchBlob(ceiling.fileUrl);
+          if (reference.status !== 200 || reference.bytes !== blob.size) {
+            throw new Error(`nginx answered ${reference.status} with ${reference.bytes} bytes`);
+          }
+          values['get.ceiling'] = blob.size / MB / reference.seconds;
+          values['get.share'] = (100 * mbps) / values['get.ceiling'];
+        }
+        return values;
       } finally {
         client.close();
       }
