@@ -181,7 +181,7 @@ async function openMirror(
   return {
     mirror,
     close: async () => {
-      job?.stop();
+      await job?.stop();
       await mirror.close();
     },
   };
@@ -443,7 +443,7 @@ export async function startServer(
 
     let closing: Promise<void> | undefined;
     async function close(): Promise<void> {
-      purge.stop();
+      const purgeStopped = purge.stop();
       // Stop accepting, let in-flight requests finish (bounded), then cut what remains.
       const drained = new Promise<void>((done) => server.close(() => done()));
       // A keep-alive connection turns idle only once its in-flight response is done: sweep until drained.
@@ -456,6 +456,7 @@ export async function startServer(
       await drained;
       clearInterval(sweeper);
       clearTimeout(deadline);
+      await purgeStopped;
       await releaseAll();
       log.info({}, 'berth stopped');
     }

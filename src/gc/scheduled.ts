@@ -67,8 +67,8 @@ export function startScheduledGc(deps: ScheduledGcDeps): ScheduledGc {
   return {
     tick: job.tick,
     async stop() {
-      job.stop();
-      cancel.abort();
+      cancel.abort(); // the run in progress ends early; job.stop() waits for it, then gives the lease up
+      await job.stop();
       await running?.catch(() => undefined);
     },
   };

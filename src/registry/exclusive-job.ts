@@ -2,7 +2,9 @@
 // whatever the number of replicas sharing the metadata store. Every process ticks every `intervalMs`;
 // a tick runs the work only in the holder of the job's lease (MetadataStore.leaseJob). The lease
 // outlasts two ticks, so its holder keeps it from one run to the next, and when the holder dies
-// another replica takes over within two intervals.
+// another replica takes over within two intervals. A holder that stops gives the lease up (as the
+// webhook delivery worker does: a renewal that ends now), so a replica restarted by a rolling update
+// does not leave the job undone for two intervals.
 import type { Logger } from './deps.js';
 import type { MetadataStore } from './metadata-store.js';
 
@@ -20,16 +22,19 @@ export interface ExclusiveJobOptions {
 export interface ExclusiveJob {
   /** One tick now: runs the work when the lease is (or becomes) ours; resolves when it is done. */
   tick(): Promise<boolean>;
-  stop(): void;
+  /** No more ticks; waits for a run in progress, then gives the lease up if this process held it. */
+  stop(): Promise<void>;
 }
 
 export function startExclusiveJob(options: ExclusiveJobOptions): ExclusiveJob {
   const { name, intervalMs, metadata, holder, clock, log, work } = options;
   let running: Promise<boolean> | undefined;
+  let held = false;
 
   async function runIfHolder(): Promise<boolean> {
     const now = clock();
-    if (!(await metadata.leaseJob(name, { holder, now, until: now + 2 * intervalMs }))) return false;
+    held = await metadata.leaseJob(name, { holder, now, until: now + 2 * intervalMs });
+    if (!held) return false;
     await work();
     return true;
   }
@@ -48,5 +53,16 @@ export function startExclusiveJob(options: ExclusiveJobOptions): ExclusiveJob {
   const timer = setInterval(() => void tick(), intervalMs);
   timer.unref();
   void tick();
-  return { tick, stop: () => clearInterval(timer) };
+  return {
+    tick,
+    async stop() {
+      clearInterval(timer);
+      await running;
+      if (!held) return;
+      const now = clock();
+      await metadata.leaseJob(name, { holder, now, until: now }).catch((err: unknown) => {
+        log.warn({ err, job: name }, 'could not give up the background job lease');
+      });
+    },
+  };
 }

@@ -48,12 +48,55 @@ describe('exclusive background jobs', () => {
     await new Promise((resolve) => setImmediate(resolve));
     const holder = runs[0];
     const [holderJob, otherJob] = holder === 'replica-0' ? [first, second] : [second, first];
-    holderJob.stop(); // the holder dies: no more renewals
+    void holderJob; // the holder dies: it ticks no more (its timer would not fire within this test)
     now += 60_000;
     expect(await otherJob.tick()).toBe(false); // the lease lasts two intervals
     now += 60_001;
     expect(await otherJob.tick()).toBe(true);
     expect(runs.at(-1)).not.toBe(holder);
+  });
+
+  it('gives the lease up on stop, after the run in progress, so another replica takes over at once', async () => {
+    const now = 1_000;
+    const metadata = createSqliteMetadataStore(openDatabase(':memory:'));
+    let finishRun = () => {};
+    const order: string[] = [];
+    const holder = startExclusiveJob({
+      name: 'purge',
+      intervalMs: 60_000,
+      metadata,
+      holder: 'a',
+      clock: () => now,
+      log: silent,
+      work: () =>
+        new Promise<void>((resolve) => {
+          order.push('run started');
+          finishRun = () => {
+            order.push('run finished');
+            resolve();
+          };
+        }),
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(order).toEqual(['run started']);
+    const other = startExclusiveJob({
+      name: 'purge',
+      intervalMs: 60_000,
+      metadata,
+      holder: 'b',
+      clock: () => now,
+      log: silent,
+      work: async () => void order.push('b ran'),
+    });
+    jobs.push(other);
+    expect(await other.tick()).toBe(false);
+    const stopped = holder.stop().then(() => order.push('stopped'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(order).toEqual(['run started']); // stop waits for the run
+    finishRun();
+    await stopped;
+    expect(await other.tick()).toBe(true); // no wait of two intervals
+    expect(order).toEqual(['run started', 'run finished', 'stopped', 'b ran']);
   });
 
   it('keeps ticking after a failed run', async () => {
