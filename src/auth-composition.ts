@@ -6,7 +6,6 @@ import { resolve } from 'node:path';
 import { durationMs, type BerthConfig } from './config/schema.js';
 import { createAccountService, type AccountService } from './auth/accounts.js';
 import { createCheckLimiter } from './auth/check-limiter.js';
-import { createHtpasswdFile } from './auth/htpasswd-file.js';
 import { createLoginGate } from './auth/login-gate.js';
 import { createLoginThrottle } from './auth/login-throttle.js';
 import type { LoginThrottleStore } from './auth/login-throttle-store.js';
@@ -76,6 +75,8 @@ export async function composeAuth(
 
   if (auth.mode === 'none') return { authorizer: allowEverything, apiAuthorizer: allowEverything };
   if (auth.mode === 'htpasswd') {
+    // Loaded only in htpasswd mode: it brings bcrypt, which no other mode needs at start-up.
+    const { createHtpasswdFile } = await import('./auth/htpasswd-file.js');
     const users = createHtpasswdFile({ path: resolve(auth.htpasswd.path ?? ''), clock, log });
     const authorizer = createBasicAuthorizer({ users, gate, realm: auth.service });
     return { authorizer, apiAuthorizer: authorizer };

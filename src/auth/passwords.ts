@@ -3,7 +3,6 @@
 //   $sha256$<hex>                         robot secrets (generated, 256 random bits)
 //   $2a$ / $2b$ / $2y$ ...                bcrypt, imported from htpasswd files as they are
 // Verification never throws for a malformed or unknown hash: it answers false.
-import bcrypt from 'bcryptjs';
 import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
 interface ScryptCost {
@@ -70,8 +69,14 @@ export function hashRobotSecret(secret: string): string {
 export async function verifySecret(hash: string, secret: string): Promise<boolean> {
   if (hash.startsWith('$scrypt$')) return verifyScrypt(hash, secret);
   if (hash.startsWith('$sha256$')) return verifySha256(hash, secret);
-  if (BCRYPT_HASH.test(hash)) return bcrypt.compare(secret, hash).catch(() => false);
+  if (BCRYPT_HASH.test(hash)) return verifyBcrypt(hash, secret);
   return false;
+}
+
+/** bcryptjs is loaded only when a bcrypt hash (from an htpasswd file) is first checked. */
+async function verifyBcrypt(hash: string, secret: string): Promise<boolean> {
+  const { default: bcrypt } = await import('bcryptjs');
+  return bcrypt.compare(secret, hash).catch(() => false);
 }
 
 async function verifyScrypt(hash: string, secret: string): Promise<boolean> {

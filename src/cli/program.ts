@@ -1,7 +1,6 @@
 // The `berth` command line (commander): serve, config check, account management and the database.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { stringify } from 'yaml';
 import { AccountError } from '../auth/errors.js';
 import { loadConfig } from '../config/load.js';
 import { redactSecrets } from '../config/redact.js';
@@ -53,7 +52,8 @@ export function createProgram(): Command {
     .addOption(tlsCertOption())
     .addOption(tlsKeyOption())
     .action(async (flags: CommonFlags) => {
-      // Loaded on demand: the server's dependencies (AWS SDK, Koa) would slow every other command.
+      // Loaded on demand: the server's dependencies (Koa, the route table, metrics) would slow every other
+      // command. What the configuration does not use is loaded later, or never (src/server.ts).
       const { runServe } = await import('./serve.js');
       await runServe(loadConfig({ file: flags.config, flags: flagsToConfig(flags) }));
     });
@@ -69,8 +69,10 @@ export function createProgram(): Command {
     .addOption(mirrorOption())
     .addOption(tlsCertOption())
     .addOption(tlsKeyOption())
-    .action((flags: CommonFlags) => {
+    .action(async (flags: CommonFlags) => {
       const config = loadConfig({ file: flags.config, flags: flagsToConfig(flags) });
+      // Loaded on demand: only this command writes YAML (`berth serve` reads it only from --config).
+      const { stringify } = await import('yaml');
       process.stdout.write(stringify(redactSecrets(config)));
     });
 

@@ -1,7 +1,8 @@
 // Where settings come from, later sources winning: schema defaults, then the config file (YAML),
 // then BERTH_* environment variables, then command-line flags.
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as Yaml from 'yaml';
 import { ConfigError, defaultConfig, parseConfig, type BerthConfig } from './schema.js';
 
 type Tree = { [key: string]: unknown };
@@ -62,6 +63,15 @@ function fromEnvironment(env: NodeJS.ProcessEnv): { tree: Tree; origins: Map<str
     origins.set(setting.path.join('.'), `${name}=${JSON.stringify(raw)}`);
   }
   return { tree, origins };
+}
+
+/**
+ * The YAML parser, loaded only when a config file is given: a configuration from defaults, environment
+ * and flags never loads it (yaml is CommonJS, so a synchronous require keeps loadConfig synchronous).
+ */
+function parseYaml(text: string): unknown {
+  const { parse } = createRequire(import.meta.url)('yaml') as typeof Yaml;
+  return parse(text);
 }
 
 function fromFile(path: string): Tree {

@@ -1,11 +1,13 @@
-// The orders tags are listed in besides push time, worked out in memory (a repository holds at most
-// some thousands of tags; the catalog sorts the names of one repository, then reads the page's rows).
-// Both are total orders: names that compare equal otherwise are ordered by their bytes.
+// The orders tags are listed in besides push time, as comparators: the specification that the stored
+// sort keys of tag-sort-keys.ts, by which the metadata index serves those listings, are proven against
+// (test/unit/tag-sort-keys.test.ts). Both are total orders: names that compare equal otherwise are
+// ordered by their bytes.
 // - name: numeric-aware, runs of digits compare by value (v2 < v10 < v10a), the rest by bytes;
 // - semver: versions first, by semantic version precedence (semver.org 2.0.0 section 11), then every
 //   other tag by name. A version is `[v]MAJOR[.MINOR[.PATCH]][-PRERELEASE]`, missing parts being 0
 //   (`3.19` is 3.19.0, as image tags often are).
-import semver from 'semver';
+import { createRequire } from 'node:module';
+import type * as Semver from 'semver';
 import type { SortOrder } from './catalog-store.js';
 
 type Compare = (a: string, b: string) => number;
@@ -41,11 +43,26 @@ export function compareNatural(a: string, b: string): number {
 
 const VERSION = /^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?$/;
 
-/** The semantic version a tag names, or null. */
-export function versionOf(tag: string): semver.SemVer | null {
+/**
+ * The semver package, loaded only when tags are listed in semver order (`sort=semver`): a registry never
+ * asked for that order does not carry it. CommonJS, so `require` keeps this synchronous, and require's
+ * cache makes every later call cheap.
+ */
+function loadSemver(): typeof Semver {
+  return createRequire(import.meta.url)('semver') as typeof Semver;
+}
+
+/**
+ * The semantic version a tag names, or null. As for MAJOR, MINOR and PATCH (which semver refuses
+ * beyond), a numeric prerelease identifier beyond Number.MAX_SAFE_INTEGER makes no version: semver
+ * would compare it as a rounded number, an order no stored key (tag-sort-keys.ts) can give.
+ */
+export function versionOf(tag: string, semver = loadSemver()): Semver.SemVer | null {
   const match = VERSION.exec(tag);
   if (!match) return null;
   const [, major, minor = '0', patch = '0', prerelease] = match;
+  const unsafe = (id: string) => /^\d+$/.test(id) && Number(id) > Number.MAX_SAFE_INTEGER;
+  if (prerelease?.split('.').some(unsafe)) return null;
   return semver.parse(`${major}.${minor}.${patch}${prerelease ? `-${prerelease}` : ''}`);
 }
 
@@ -68,7 +85,8 @@ export function tagOrder(sort: 'name' | 'semver', order: SortOrder): Compare {
   const natural: Compare = (a, b) => compareRuns(runs(a), runs(b)) || byBytes(a, b);
   let compare = natural;
   if (sort === 'semver') {
-    const version = memo(versionOf);
+    const semver = loadSemver();
+    const version = memo((name) => versionOf(name, semver));
     compare = (a, b) => {
       const va = version(a);
       const vb = version(b);
@@ -78,16 +96,4 @@ export function tagOrder(sort: 'name' | 'semver', order: SortOrder): Compare {
     };
   }
   return order === 'asc' ? compare : (a, b) => compare(b, a);
-}
-
-/** The index of the first of `sorted` (sorted by `compare`) that comes after `name`, present or not. */
-export function positionAfter(sorted: readonly string[], name: string, compare: Compare): number {
-  let low = 0;
-  let high = sorted.length;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (compare(sorted[mid] as string, name) <= 0) low = mid + 1;
-    else high = mid;
-  }
-  return low;
 }

@@ -9,6 +9,7 @@ import { repoRoot } from '../support/processes.js';
 import { missingToolsReason, run, which, type ToolName } from '../support/tools.js';
 import { chunkedMetric, getMetric, uploadMetric } from './metrics/blobs.js';
 import { dockerMetric } from './metrics/docker.js';
+import { footprintMetric } from './metrics/footprint.js';
 import { catalogMetric, tagsMetric } from './metrics/listing.js';
 import { pushesMetric } from './metrics/pushes.js';
 import { headMetric, manifestMetric } from './metrics/requests.js';
@@ -35,6 +36,7 @@ const metricFactories: Record<MetricId, (options: BenchOptions) => Metric> = {
   tags: tagsMetric,
   catalog: catalogMetric,
   docker: dockerMetric,
+  footprint: footprintMetric,
 };
 
 const toolsNeeded: Partial<Record<string, ToolName[]>> = {

@@ -35,10 +35,17 @@ export interface RegistryProcess extends ManagedProcess {
   dataDir: string;
   /** Last few KiB of the child's stdout and stderr (for failure messages). */
   output(): string;
+  /**
+   * Milliseconds from spawning the child to its first answer on `/v2/` (to within READY_POLL_MS), for
+   * the benchmark's start-up row; undefined for a target of several processes.
+   */
+  startupMs?: number;
 }
 
 const STOP_GRACE_MS = 10_000;
 const READY_TIMEOUT_MS = 30_000;
+/** How often a starting server is asked for `/v2/`: also the resolution of startupMs. */
+const READY_POLL_MS = 20;
 const OUTPUT_TAIL_BYTES = 8 * 1024;
 
 /** A TCP port that was free on 127.0.0.1 a moment ago (the OS picks it; there is a small race). */
@@ -203,7 +210,7 @@ export async function waitForRegistry(
     } catch (err) {
       lastError = (err as Error).message;
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, READY_POLL_MS));
   }
   throw new Error(
     `${url}/v2/ did not answer within ${timeoutMs} ms (last: ${lastError}); output tail:\n${proc.output()}`,
@@ -229,6 +236,7 @@ async function startRegistry(
     const host = `127.0.0.1:${port}`;
     const url = `${tlsCa === undefined ? 'http' : 'https'}://${host}`;
     let proc: SpawnedProcess;
+    const launched = performance.now();
     try {
       proc = await launch(dataDir, port);
     } catch (err) {
@@ -250,6 +258,7 @@ async function startRegistry(
       host,
       dataDir,
       output: proc.output,
+      startupMs: performance.now() - launched,
       async stop() {
         await proc.stop();
         await cleanup();

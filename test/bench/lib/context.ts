@@ -163,13 +163,23 @@ async function startBerth(
   for (let attempt = 0; attempt < 3; attempt++) {
     const host = `127.0.0.1:${await freePort()}`;
     const args = [...nodeArgs, entry, 'serve', '--listen', host, '--data', dataDir, ...options.berthArgs];
+    const spawned = performance.now();
     const proc = spawnManaged(process.execPath, args, {
       cwd: repoRoot,
       env: { ...process.env, ...berthEnv(), ...env },
     });
     try {
       await waitForRegistry(`http://${host}`, proc);
-      return { pid: proc.pid, url: `http://${host}`, host, dataDir, output: proc.output, stop: proc.stop };
+      const startupMs = performance.now() - spawned;
+      return {
+        pid: proc.pid,
+        url: `http://${host}`,
+        host,
+        dataDir,
+        output: proc.output,
+        stop: proc.stop,
+        startupMs,
+      };
     } catch (err) {
       await proc.stop();
       lastError = err;

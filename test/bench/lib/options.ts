@@ -14,6 +14,7 @@ export const metricIds = [
   'tags',
   'catalog',
   'docker',
+  'footprint',
 ] as const;
 export type MetricId = (typeof metricIds)[number];
 

@@ -11,6 +11,12 @@ function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
   }
 }
 
+/** VmRSS of `pid` now, in bytes (undefined when the process is gone). */
+export function rssBytes(pid: number): number | undefined {
+  const kib = statusKiB(pid, 'VmRSS');
+  return kib === undefined ? undefined : kib * 1024;
+}
+
 export interface RssPeak {
   /** Highest VmRSS seen by sampling, in bytes. */
   sampledPeak: number;
