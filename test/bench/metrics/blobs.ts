@@ -10,6 +10,8 @@ import { cpuSeconds, watchRss } from '../lib/proc.js';
 import { startStaticNginx, type StaticNginx } from '../lib/static-nginx.js';
 
 const READ_CHUNK = MiB;
+/** The issue's peak RSS target during a large upload, < 150 MiB, in this table's MB (10^6 bytes). */
+const PEAK_GOAL_MB = Math.floor(((150 * MiB) / MB) * 100) / 100;
 const GiB = 1024 * MiB;
 
 function cpuRow(key: string, what: string): RowDef {
@@ -112,14 +114,14 @@ export function uploadMetric(options: BenchOptions): Metric {
         label: `${size} monolithic upload (POST, then PUT ?digest= streaming the file)`,
         unit: 'MB/s',
         better: 'higher',
-        goal: { kind: 'ratio-at-least', value: 3 },
+        goal: { kind: 'ratio-at-least', value: 2 },
       },
       {
         key: 'upload.rss',
         label: `Peak server RSS during the ${size} monolithic upload`,
         unit: 'MB',
         better: 'lower',
-        goal: { kind: 'berth-below', value: 150 },
+        goal: { kind: 'berth-below', value: PEAK_GOAL_MB },
       },
       cpuRow('upload.cpu', 'monolithic upload (all threads, user + system)'),
       {
@@ -148,14 +150,14 @@ export function chunkedMetric(options: BenchOptions): Metric {
         label: `${size} upload in ${chunk} chunks (PATCH + Content-Range, then PUT ?digest=)`,
         unit: 'MB/s',
         better: 'higher',
-        goal: { kind: 'ratio-at-least', value: 3 },
+        goal: { kind: 'ratio-at-least', value: 2 },
       },
       {
         key: 'chunked.rss',
         label: `Peak server RSS during the chunked upload`,
         unit: 'MB',
         better: 'lower',
-        goal: { kind: 'berth-below', value: 150 },
+        goal: { kind: 'berth-below', value: PEAK_GOAL_MB },
       },
       cpuRow('chunked.cpu', 'chunked upload'),
     ],
