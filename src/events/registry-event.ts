@@ -12,8 +12,12 @@ export interface RegistryEvent {
   timestamp: string;
   action: RegistryAction;
   target: {
-    /** A manifest (pushed, pulled or deleted by digest), a tag (deleted by name) or a blob. */
-    kind: 'manifest' | 'tag' | 'blob';
+    /**
+     * A manifest (pushed, pulled or deleted by digest), a tag (deleted by name), a blob, or a whole
+     * repository (deleted through the management API; Distribution 3 sends the same, with no digest
+     * or tag).
+     */
+    kind: 'manifest' | 'tag' | 'blob' | 'repository';
     repository: string;
     digest?: string;
     mediaType?: string;

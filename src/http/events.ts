@@ -64,6 +64,10 @@ export const manifestDeleted: EventOf = (ctx, p) =>
     ? event(ctx, 'delete', { kind: 'tag', repository: p.name ?? '', tag: p.reference })
     : event(ctx, 'delete', { kind: 'manifest', repository: p.name ?? '', digest: p.reference });
 
+/** A repository deleted with everything in it (management API). */
+export const repositoryDeleted: EventOf = (ctx, p) =>
+  event(ctx, 'delete', { kind: 'repository', repository: p.name ?? '' });
+
 /** GET (not HEAD) of a blob, whole or a range. */
 export const blobPulled: EventOf = (ctx, p) =>
   ctx.method === 'GET' && (ctx.status === 200 || ctx.status === 206)

@@ -96,9 +96,10 @@ const NOUNS: Record<RegistryEvent['target']['kind'], string> = {
   manifest: 'image',
   tag: 'tag',
   blob: 'blob',
+  repository: 'repository',
 };
 
-/** io.berth.image.push, io.berth.tag.delete, io.berth.blob.mount, ... */
+/** io.berth.image.push, io.berth.tag.delete, io.berth.blob.mount, io.berth.repository.delete, ... */
 export const cloudEventType = (event: RegistryEvent) =>
   `io.berth.${NOUNS[event.target.kind]}.${event.action}`;
 

@@ -26,7 +26,7 @@ import {
 } from '../../registry/references.js';
 import type { Registry } from '../../registry/registry.js';
 import { authState, catalog, repository } from '../access.js';
-import { manifestDeleted, manifestPushed } from '../events.js';
+import { manifestDeleted, manifestPushed, repositoryDeleted } from '../events.js';
 import { respondEmpty } from '../respond.js';
 import { API_PREFIX, defineRoute, type AccessOf, type Query, type RouteSpec } from '../route-spec.js';
 
@@ -394,6 +394,7 @@ export function repositoryRoutes(registry: Registry): RouteSpec[] {
         403: { description: 'an immutable tag protects it' },
         ...notFound,
       },
+      event: repositoryDeleted,
       async handler(ctx, { params }) {
         const deleted = await service.deleteRepository(params.name);
         ctx.body = { name: params.name, deleted };
