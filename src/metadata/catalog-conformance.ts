@@ -9,6 +9,8 @@ import type {
   RepositorySort,
   RepositorySummary,
   SortOrder,
+  TagKey,
+  TagQuery,
   TagSummary,
 } from '../registry/catalog-store.js';
 import type { ManifestDetails, MetadataStore } from '../registry/metadata-store.js';
@@ -410,12 +412,12 @@ export function describeCatalogStoreConformance(name: string, create: CatalogSto
         const asc = ['c', 'a', 'b', 'e', 'd'];
         for (const order of ['asc', 'desc'] as const) {
           const expected = order === 'asc' ? asc : [...asc].reverse();
-          const everything = await catalog.listTagsByPush(repo('r'), { order, limit: 100 });
+          const everything = await catalog.listTags(repo('r'), { sort: 'pushed', order, limit: 100 });
           expect(everything.map((t) => t.name)).toEqual(expected);
           const paged: string[] = [];
-          let after: { pushedAt: number; name: Tag } | undefined;
+          let after: TagKey | undefined;
           for (let pages = 0; pages < 10; pages++) {
-            const page = await catalog.listTagsByPush(repo('r'), { order, limit: 2, after });
+            const page = await catalog.listTags(repo('r'), { sort: 'pushed', order, limit: 2, after });
             paged.push(...page.map((t) => t.name));
             const last = page.at(-1);
             if (page.length < 2 || !last) break;
@@ -424,9 +426,126 @@ export function describeCatalogStoreConformance(name: string, create: CatalogSto
           expect(paged).toEqual(expected);
         }
         expect(await catalog.countTags(repo('r'))).toBe(5);
-        expect(await catalog.listTagsByPush(repo('nope'), { order: 'asc', limit: 10 })).toEqual([]);
+        expect(await catalog.listTags(repo('nope'), { sort: 'pushed', order: 'asc', limit: 10 })).toEqual([]);
         expect(await catalog.countTags(repo('nope'))).toBe(0);
       });
+
+      /** Names whose orders differ by sort, and from the database's collation (case, `_` `-` `.`). */
+      const SORTED_TAGS = {
+        name: [
+          '1.0.0-alpha',
+          '3.19',
+          'A_B',
+          'V1',
+          '_x',
+          'a-b',
+          'a_b',
+          'build-99',
+          'build-100',
+          'latest',
+          'v01',
+          'v1',
+          'v1.2.0',
+          'v1.2.0-rc1',
+          'v1.2.0-rc.2',
+          'v1.9',
+          'v1.10.0',
+          'v2',
+          'v10',
+          'x-1',
+          'x.1',
+          'x_1',
+        ],
+        semver: [
+          // Versions by precedence (1.2.0-rc.2 < 1.2.0-rc1: `rc` < `rc1`), then the rest by name.
+          '1.0.0-alpha',
+          'v1',
+          'v1.2.0-rc.2',
+          'v1.2.0-rc1',
+          'v1.2.0',
+          'v1.9',
+          'v1.10.0',
+          'v2',
+          '3.19',
+          'v10',
+          'A_B',
+          'V1',
+          '_x',
+          'a-b',
+          'a_b',
+          'build-99',
+          'build-100',
+          'latest',
+          'v01',
+          'x-1',
+          'x.1',
+          'x_1',
+        ],
+      };
+      /** Pushes SORTED_TAGS in a scrambled order and at scrambled times, one tag moved since. */
+      async function pushSortedTags() {
+        const names = SORTED_TAGS.name;
+        for (let i = 0; i < names.length; i++) {
+          const name = names[(i * 7) % names.length] as string;
+          time = T0 + ((i * 5) % 3);
+          await push('r', `m${i % 3}`, { tag: name });
+        }
+        await push('r', 'm9', { tag: 'v1.9' });
+        await push('other', 'm1', { tag: 'v1' });
+      }
+      /** Every page of a listing, `limit` at a time, from the key of the last tag of each. */
+      async function pages(query: Omit<TagQuery, 'after'>): Promise<string[]> {
+        const found: string[] = [];
+        let after: TagKey | undefined;
+        for (let n = 0; n < 100; n++) {
+          const page = await catalog.listTags(repo('r'), { ...query, after });
+          found.push(...page.map((t) => t.name));
+          const last = page.at(-1);
+          if (page.length < query.limit || !last) break;
+          after = { pushedAt: last.pushedAt, name: last.name };
+        }
+        return found;
+      }
+
+      for (const sort of ['name', 'semver'] as const) {
+        it(`lists tags by ${sort}, paged by key, in both orders`, async () => {
+          await pushSortedTags();
+          const asc = SORTED_TAGS[sort];
+          for (const order of ['asc', 'desc'] as const) {
+            const expected = order === 'asc' ? asc : [...asc].reverse();
+            const everything = await catalog.listTags(repo('r'), { sort, order, limit: 100 });
+            expect(everything.map((t) => t.name)).toEqual(expected);
+            expect(everything.find((t) => t.name === 'v1.9')).toMatchObject({ digest: digest('m9') });
+            for (const limit of [1, 3, 22]) expect(await pages({ sort, order, limit })).toEqual(expected);
+          }
+          expect(await catalog.listTags(repo('nope'), { sort, order: 'asc', limit: 10 })).toEqual([]);
+        });
+
+        it(`lists tags by ${sort} matching a pattern, and pages after a tag deleted since`, async () => {
+          await pushSortedTags();
+          const matching = SORTED_TAGS[sort].filter((t) => t.startsWith('v1'));
+          for (const order of ['asc', 'desc'] as const) {
+            const expected = order === 'asc' ? matching : [...matching].reverse();
+            expect(await pages({ pattern: 'v1*', sort, order, limit: 2 })).toEqual(expected);
+          }
+          expect(await pages({ pattern: '*_*', sort, order: 'asc', limit: 2 })).toEqual([
+            'A_B',
+            '_x',
+            'a_b',
+            'x_1',
+          ]);
+          expect(await pages({ pattern: 'nothing*', sort, order: 'asc', limit: 2 })).toEqual([]);
+          // The position is the name's, whether or not the tag is still there.
+          const all = SORTED_TAGS[sort];
+          const gone = all[10] as string;
+          expect(await metadata.deleteTag(repo('r'), tag(gone))).toBe(true);
+          const after = { pushedAt: 0, name: tag(gone) };
+          const next = await catalog.listTags(repo('r'), { sort, order: 'asc', limit: 3, after });
+          expect(next.map((t) => t.name)).toEqual(all.slice(11, 14));
+          const previous = await catalog.listTags(repo('r'), { sort, order: 'desc', limit: 3, after });
+          expect(previous.map((t) => t.name)).toEqual(all.slice(7, 10).reverse());
+        });
+      }
 
       it('filters tags by a glob where only * is special', async () => {
         for (const t of ['v1.0', 'v1.1', 'v10.0', 'v1.1-rc1', 'latest', 'a_b', 'axb', 'A_B']) {
@@ -444,7 +563,12 @@ export function describeCatalogStoreConformance(name: string, create: CatalogSto
         for (const special of ['v1.?', 'v[1].0', 'v1%', 'a\\_b', '?*'])
           expect(await matching(special)).toEqual([]);
         expect(await catalog.countTags(repo('r'), 'v1*')).toBe(4);
-        const page = await catalog.listTagsByPush(repo('r'), { pattern: '*.0', order: 'asc', limit: 10 });
+        const page = await catalog.listTags(repo('r'), {
+          pattern: '*.0',
+          sort: 'pushed',
+          order: 'asc',
+          limit: 10,
+        });
         expect(page.map((t) => t.name)).toEqual(['v1.0', 'v10.0']);
       });
     });

@@ -59,7 +59,10 @@ export const COPIED_TABLES: readonly CopiedTable[] = [
       'last_pulled_at',
     ],
   },
-  { name: 'tags', columns: ['repository_id', 'name', 'digest', 'updated_at', 'last_pulled_at'] },
+  {
+    name: 'tags',
+    columns: ['repository_id', 'name', 'digest', 'updated_at', 'last_pulled_at', 'name_key', 'semver_key'],
+  },
   { name: 'manifest_references', columns: ['repository_id', 'manifest_digest', 'kind', 'target_digest'] },
   {
     name: 'uploads',

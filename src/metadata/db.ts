@@ -59,6 +59,7 @@ function migrate(db: SqliteDatabase, migrations: readonly Migration[]): void {
     for (const migration of migrations) {
       if (migration.version <= current) continue;
       db.exec(migration.up);
+      migration.backfill?.(db);
       db.pragma(`user_version = ${migration.version}`);
     }
   }).immediate();

@@ -1,9 +1,11 @@
 // CatalogStore on SQLite: the only place with the catalog's SQL for it. The per-repository counters
 // are kept by the triggers of migrations/008-catalog.ts in the transaction of each change, so every
 // listing is one walk along one partial index (repositories_listed, _by_push, _by_pull, _by_size,
-// _by_tags) from the page's key: its cost is the page, not the offset. Calls run synchronously through
-// the connection's lock (connection-lock.ts). deleteRepository changes the index behind the
-// MetadataStore's read cache, so it marks `indexChanges` once committed (index-changes.ts).
+// _by_tags) from the page's key: its cost is the page, not the offset. Tags are walked likewise, along
+// tags_by_push, tags_by_name_key or tags_by_semver_key (keys of migrations/012-tag-sort-keys.ts).
+// Calls run synchronously through the connection's lock (connection-lock.ts). deleteRepository changes
+// the index behind the MetadataStore's read cache, so it marks `indexChanges` once committed
+// (index-changes.ts).
 import {
   pullsPerRepository,
   type CatalogStore,
@@ -13,9 +15,11 @@ import {
   type RepositorySort,
   type RepositorySummary,
   type SortOrder,
+  type TagSort,
   type TagSummary,
 } from '../registry/catalog-store.js';
 import type { Digest, RepoName, Tag } from '../registry/references.js';
+import { tagSortValue } from '../registry/tag-sort-keys.js';
 import { asAsync, type Synchronous } from './as-async.js';
 import { connectionLock } from './connection-lock.js';
 import type { SqliteDatabase } from './db.js';
@@ -53,6 +57,13 @@ const SORT_COLUMNS: Record<RepositorySort, string> = {
   pulled: 'last_pull_at',
   size: 'size',
   tags: 'tag_count',
+};
+
+/** The column each tag sort orders by (then by name). */
+const TAG_SORT_COLUMNS: Record<TagSort, string> = {
+  pushed: 't.updated_at',
+  name: 't.name_key',
+  semver: 't.semver_key',
 };
 
 const REPOSITORY_COLUMNS =
@@ -125,14 +136,23 @@ export function createSqliteCatalogStore(db: SqliteDatabase, indexChanges?: Inde
     return prepared;
   }
 
-  const tagsByPush = (order: SortOrder, after: boolean) => {
-    const direction = order === 'asc' ? 'ASC' : 'DESC';
-    const from = after ? `AND (t.updated_at, t.name) ${order === 'asc' ? '>' : '<'} (@pushedAt, @name)` : '';
-    return db.prepare(
-      `SELECT ${TAG_COLUMNS} FROM ${TAGS_OF} AND ${TAG_PATTERN_FILTER} ${from}
-       ORDER BY t.updated_at ${direction}, t.name ${direction} LIMIT @limit`,
-    );
-  };
+  // Likewise one statement per tag sort, order and first-or-later page.
+  const tagListings = new Map<string, ReturnType<SqliteDatabase['prepare']>>();
+  function tagListing(sort: TagSort, order: SortOrder, after: boolean) {
+    const key = `${sort} ${order} ${after}`;
+    let prepared = tagListings.get(key);
+    if (!prepared) {
+      const column = TAG_SORT_COLUMNS[sort];
+      const direction = order === 'asc' ? 'ASC' : 'DESC';
+      const from = after ? `AND (${column}, t.name) ${order === 'asc' ? '>' : '<'} (@key, @name)` : '';
+      prepared = db.prepare(
+        `SELECT ${TAG_COLUMNS} FROM ${TAGS_OF} AND ${TAG_PATTERN_FILTER} ${from}
+         ORDER BY ${column} ${direction}, t.name ${direction} LIMIT @limit`,
+      );
+      tagListings.set(key, prepared);
+    }
+    return prepared;
+  }
   const statements = {
     count: db.prepare(`SELECT count(*) FROM repositories WHERE ${LISTED}`).pluck(),
     names: db.prepare(`SELECT name FROM repositories WHERE ${LISTED}`).pluck(),
@@ -147,12 +167,6 @@ export function createSqliteCatalogStore(db: SqliteDatabase, indexChanges?: Inde
     forget: db.prepare(
       'UPDATE repositories SET description = NULL, pull_count = 0, last_pull_at = 0, last_push_at = 0 WHERE id = ?',
     ),
-    tagsByPush: {
-      'asc false': tagsByPush('asc', false),
-      'asc true': tagsByPush('asc', true),
-      'desc false': tagsByPush('desc', false),
-      'desc true': tagsByPush('desc', true),
-    },
     countTags: db
       .prepare(`SELECT count(*) FROM tags t WHERE t.repository_id = ${repoId} AND ${TAG_PATTERN_FILTER}`)
       .pluck(),
@@ -220,12 +234,12 @@ export function createSqliteCatalogStore(db: SqliteDatabase, indexChanges?: Inde
       return deleted;
     },
 
-    listTagsByPush(repository, { pattern, order, limit, after }) {
-      const rows = statements.tagsByPush[`${order} ${after !== undefined}`].all({
+    listTags(repository, { pattern, sort, order, limit, after }) {
+      const rows = tagListing(sort, order, after !== undefined).all({
         repository,
         pattern: globOf(pattern),
         limit: Math.max(0, limit),
-        ...(after && { pushedAt: after.pushedAt, name: after.name }),
+        ...(after && { key: tagSortValue(sort, after), name: after.name }),
       }) as TagRow[];
       return rows.map(toTag);
     },

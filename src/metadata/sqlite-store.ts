@@ -10,6 +10,7 @@ import type {
   UploadRecord,
 } from '../registry/metadata-store.js';
 import type { Digest, RepoName, Tag } from '../registry/references.js';
+import { naturalKey, semverKey } from '../registry/tag-sort-keys.js';
 import { asAsync, type Synchronous } from './as-async.js';
 import { connectionLock } from './connection-lock.js';
 import type { SqliteDatabase } from './db.js';
@@ -101,7 +102,8 @@ export function createSqliteMetadataStore(db: SqliteDatabase, now: () => number 
        VALUES (${repoId}, @digest, @kind, @target) ON CONFLICT DO NOTHING`,
     ),
     upsertTag: db.prepare(
-      `INSERT INTO tags (repository_id, name, digest, updated_at) VALUES (${repoId}, @tag, @digest, @now)
+      `INSERT INTO tags (repository_id, name, digest, updated_at, name_key, semver_key)
+       VALUES (${repoId}, @tag, @digest, @now, @nameKey, @semverKey)
        ON CONFLICT (repository_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`,
     ),
     deleteManifest: db.prepare(`DELETE FROM manifests WHERE repository_id = ${repoId} AND digest = @digest`),
@@ -198,7 +200,10 @@ export function createSqliteMetadataStore(db: SqliteDatabase, now: () => number 
           statements.insertReference.run({ repository, digest: manifest.digest, kind, target });
         }
       }
-      if (tag) statements.upsertTag.run({ repository, tag, digest: manifest.digest, now: at });
+      if (tag) {
+        const keys = { nameKey: naturalKey(tag), semverKey: semverKey(tag) };
+        statements.upsertTag.run({ repository, tag, digest: manifest.digest, now: at, ...keys });
+      }
     },
   );
 

@@ -70,7 +70,11 @@ export interface TagSummary {
   referrers: number;
 }
 
-/** A position in a tag listing sorted by push time: the last tag seen. */
+/**
+ * A position in a tag listing: the last tag seen. Sorted by name or semver only its name counts (the
+ * store derives the sort key from it, tag-sort-keys.ts), so a page after a tag deleted since starts
+ * where the tag was.
+ */
 export interface TagKey {
   pushedAt: number;
   name: Tag;
@@ -79,6 +83,11 @@ export interface TagKey {
 export interface TagQuery {
   /** A glob over tag names where `*` matches any run of characters (`v1.*`, `*-rc*`). */
   pattern?: string;
+  /**
+   * pushed: by push time, then name (bytes); name: numeric-aware; semver: versions by precedence
+   * first, then the other tags by name (the orders of tag-order.ts, kept as keys by tag-sort-keys.ts).
+   */
+  sort: TagSort;
   order: SortOrder;
   limit: number;
   after?: TagKey;
@@ -112,8 +121,8 @@ export interface CatalogStore {
    */
   deleteRepository(name: RepoName): Promise<RepositoryDeletion | undefined>;
 
-  /** The repository's tags sorted by push time (then name), after `query.after`. */
-  listTagsByPush(repository: RepoName, query: TagQuery): Promise<TagSummary[]>;
+  /** The repository's tags in the query's order, after `query.after`. */
+  listTags(repository: RepoName, query: TagQuery): Promise<TagSummary[]>;
   /** How many of the repository's tags match `pattern`. */
   countTags(repository: RepoName, pattern?: string): Promise<number>;
   /** The names of the repository's tags matching `pattern`, in no given order. */

@@ -11,7 +11,7 @@ import type {
   RepositorySummary,
   SortOrder,
   TagKey,
-  TagSort,
+  TagQuery,
   TagSummary,
 } from './catalog-store.js';
 import type { RegistryDeps } from './deps.js';
@@ -24,7 +24,6 @@ import {
 import { parseManifest } from './manifest-format.js';
 import type { ManifestService } from './manifests.js';
 import type { Digest, Reference, RepoName, Tag } from './references.js';
-import { positionAfter, tagOrder } from './tag-order.js';
 
 /** Whether a tag is protected (src/policies fills it; without policies nothing is). */
 export type ImmutableTagPredicate = (repository: RepoName, tag: Tag) => boolean | Promise<boolean>;
@@ -53,14 +52,7 @@ export interface RepositoryListing {
   next?: RepositoryKey;
 }
 
-export interface TagListQuery {
-  pattern?: string;
-  sort: TagSort;
-  order: SortOrder;
-  limit: number;
-  /** For name and semver sorts only the name counts. */
-  after?: TagKey;
-}
+export type TagListQuery = TagQuery;
 
 export interface TagView extends TagSummary {
   immutable: boolean;
@@ -161,6 +153,21 @@ export function createCatalogService(
     }
   }
 
+  /**
+   * `operation`'s result; its MANIFEST_UNKNOWN becomes NAME_UNKNOWN when the repository itself does not
+   * exist, so a management client learns which of the two it got wrong (/v2 answers MANIFEST_UNKNOWN).
+   */
+  async function naming<T>(repository: RepoName, operation: Promise<T>): Promise<T> {
+    try {
+      return await operation;
+    } catch (err) {
+      if (err instanceof ManifestUnknownError && !(await metadata.repositoryExists(repository))) {
+        throw new NameUnknownError(repository);
+      }
+      throw err;
+    }
+  }
+
   async function tag(repository: RepoName, name: Tag): Promise<TagView> {
     const [found] = await store().findTags(repository, [name]);
     if (!found) {
@@ -211,32 +218,19 @@ export function createCatalogService(
       return deleted;
     },
 
-    /**
-     * A page of the repository's tags. By push time the store pages by key; by name or semver the
-     * names of every matching tag are sorted here (a repository holds some thousands of tags at
-     * most), then the page's rows are read.
-     */
+    /** A page of the repository's tags, read by the store from the page's key in any sort. */
     async listTags(repository: RepoName, query: TagListQuery): Promise<TagListing> {
       if (!(await metadata.repositoryExists(repository))) throw new NameUnknownError(repository);
       const { pattern, sort, order, limit, after } = query;
-      if (sort === 'pushed') {
-        const found = await store().listTagsByPush(repository, { pattern, order, limit: limit + 1, after });
-        const total = await store().countTags(repository, pattern);
-        const page = found.slice(0, limit);
-        const last = page.at(-1);
-        const next = found.length > limit && last ? { pushedAt: last.pushedAt, name: last.name } : undefined;
-        return { tags: await withImmutable(repository, page), total, ...(next && { next }) };
-      }
-      const compare = tagOrder(sort, order);
-      const names = (await store().listTagNames(repository, pattern)).sort(compare);
-      const start = after ? positionAfter(names, after.name, compare) : 0;
-      const pageNames = names.slice(start, start + limit);
-      const rows = new Map((await store().findTags(repository, pageNames)).map((row) => [row.name, row]));
-      // A tag deleted between the two reads is left out of the page.
-      const page = pageNames.flatMap((name) => rows.get(name) ?? []);
-      const last = pageNames.at(-1);
-      const next = start + limit < names.length && last ? { pushedAt: 0, name: last } : undefined;
-      return { tags: await withImmutable(repository, page), total: names.length, ...(next && { next }) };
+      const found = await store().listTags(repository, { pattern, sort, order, limit: limit + 1, after });
+      const total = await store().countTags(repository, pattern);
+      const page = found.slice(0, limit);
+      const last = page.at(-1);
+      const next =
+        found.length > limit && last
+          ? { pushedAt: sort === 'pushed' ? last.pushedAt : 0, name: last.name }
+          : undefined;
+      return { tags: await withImmutable(repository, page), total, ...(next && { next }) };
     },
 
     /** One tag (MANIFEST_UNKNOWN; NAME_UNKNOWN for an unknown repository). */
@@ -244,12 +238,12 @@ export function createCatalogService(
 
     /** Deletes a tag, not its manifest (as DELETE /v2/<name>/manifests/<tag>). */
     async deleteTag(repository: RepoName, name: Tag): Promise<void> {
-      await manifests.delete(repository, { kind: 'tag', tag: name });
+      await naming(repository, manifests.delete(repository, { kind: 'tag', tag: name }));
     },
 
     /** Deletes a manifest with the tags pointing at it (as DELETE /v2/<name>/manifests/<digest>). */
     async deleteManifest(repository: RepoName, digest: Digest): Promise<void> {
-      await manifests.delete(repository, { kind: 'digest', digest });
+      await naming(repository, manifests.delete(repository, { kind: 'digest', digest }));
     },
 
     /**
@@ -263,7 +257,7 @@ export function createCatalogService(
       from: { repository: RepoName; reference: Reference },
       to: { repository: RepoName; tag: Tag },
     ) {
-      const record = await manifests.head(from.repository, from.reference);
+      const record = await naming(from.repository, manifests.head(from.repository, from.reference));
       const bytes = await manifests.read(record);
       if (from.repository !== to.repository) {
         await copyReferenced(from.repository, to.repository, record.mediaType, bytes);

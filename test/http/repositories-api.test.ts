@@ -459,6 +459,10 @@ describe('repositories API', () => {
         status: 404,
         json: error('MANIFEST_UNKNOWN'),
       });
+      expect(await call('POST', '/api/v1/repositories/tags/absent/-/tags/v1/copy?to=x')).toMatchObject({
+        status: 404,
+        json: error('NAME_UNKNOWN'),
+      });
       // A copy is a POST: JSON only (CSRF).
       expect(
         await call('POST', '/api/v1/repositories/tags/app/-/tags/v1.2.0/copy?to=x', {
@@ -486,7 +490,7 @@ describe('repositories API', () => {
       });
     });
 
-    it('deletes a tag, a manifest and a repository (delete access), telling webhooks of tags and manifests', async () => {
+    it('deletes a tag, a manifest and a repository (delete access), telling webhooks of tags, manifests and the repository', async () => {
       const img = await pushImage('gone/app', 'v1', ['x']);
       await pushImage('gone/app', 'v2', ['y']);
       expect(await call('DELETE', '/api/v1/repositories/gone/app/-/tags/v2')).toMatchObject({ status: 204 });
@@ -495,6 +499,12 @@ describe('repositories API', () => {
         status: 404,
         json: error('MANIFEST_UNKNOWN'),
       });
+      for (const what of ['tags/v1', `manifests/${img.digest}`]) {
+        expect(await call('DELETE', `/api/v1/repositories/gone/absent/-/${what}`)).toMatchObject({
+          status: 404,
+          json: error('NAME_UNKNOWN'),
+        });
+      }
       expect(await call('DELETE', `/api/v1/repositories/gone/app/-/manifests/${img.digest}`)).toMatchObject({
         status: 204,
       });
@@ -514,6 +524,11 @@ describe('repositories API', () => {
         headers: expect.anything(),
         json: { name: 'gone/app', deleted: { tags: 1, manifests: 2, blobs: 6 } },
       });
+      expect(events.at(-1)).toMatchObject({
+        action: 'delete',
+        target: { kind: 'repository', repository: 'gone/app' },
+      });
+      expect(events.at(-1)?.target).not.toHaveProperty('digest');
       expect(await get('/api/v1/repositories/gone/app')).toMatchObject({
         status: 404,
         json: error('NAME_UNKNOWN'),

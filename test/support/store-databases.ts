@@ -1,6 +1,7 @@
 // Databases for the store tests: a SQLite file that several connections share (the store and its
 // "sibling", as the conformance suites want), PostgreSQL stores on a fresh database of a test server,
-// and the check that a store works on a database migrated from every earlier schema version.
+// the check that a store works on a database migrated from every earlier schema version, and tag names
+// for the tests of the tag sort keys' migration.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -146,4 +147,24 @@ export function preparedStatementPlans(
     const rows = (sql.includes('?') ? explain.all(sample) : explain.all(named)) as Array<{ detail: string }>;
     return rows.map((row) => row.detail).join('\n');
   };
+}
+
+/**
+ * 2,500 distinct tag names (more than a batch of the sort keys' backfill, migrations 012 and postgres
+ * 011) in a scrambled order: versions with and without `v`, prereleases, and other names.
+ */
+export function sortKeyTagNames(): string[] {
+  const names: string[] = [];
+  for (let i = 0; i < 2_500; i++) {
+    const j = (i * 7_919) % 2_500;
+    const forms = [
+      `v${j % 13}.${j % 7}.${j}`,
+      `${j % 5}.${j}-rc.${j % 3}`,
+      `build-${j}`,
+      `${j % 11}.${j}`,
+      `Release_${j}`,
+    ];
+    names.push(forms[i % forms.length] as string);
+  }
+  return names;
 }

@@ -1,6 +1,7 @@
 // The PostgreSQL catalog store against a real server (test/support/postgres.ts), each test on a fresh
-// database: the shared conformance suite, the counters of a database migrated with content in it, and
-// pushes of one tag from many connections at once (no deadlock between pushes and the counters).
+// database: the shared conformance suite, the counters and tag sort keys of a database migrated with
+// content in it, and pushes of one tag from many connections at once (no deadlock between pushes and
+// the counters).
 // Without the PostgreSQL binaries these tests are skipped with a warning, except in CI (CI=true).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeCatalogStoreConformance } from '../../src/metadata/catalog-conformance.js';
@@ -12,7 +13,9 @@ import { openPostgresDatabase } from '../../src/metadata/postgres/db.js';
 import { POSTGRES_MIGRATIONS } from '../../src/metadata/postgres/migrations/index.js';
 import { openPostgresMetadata, type PostgresMetadata } from '../../src/metadata/postgres/postgres-store.js';
 import type { Digest, RepoName, Tag } from '../../src/registry/references.js';
+import { tagOrder } from '../../src/registry/tag-order.js';
 import { requirePostgres, startPostgres, type PostgresServer } from '../support/postgres.js';
+import { sortKeyTagNames } from '../support/store-databases.js';
 
 const digest = (c: string) => `sha256:${c.padStart(64, '0')}` as Digest;
 const repo = (name: string) => name as RepoName;
@@ -89,6 +92,38 @@ describe.skipIf(!requirePostgres('the PostgreSQL catalog store tests'))('postgre
     }
   });
 
+  it('sorts by name and semver the tags a database held before the sort keys migration', async () => {
+    const database = await server.createDatabase();
+    try {
+      const old = await openPostgresDatabase({ url: database.url }, POSTGRES_MIGRATIONS.slice(0, 10));
+      const names = sortKeyTagNames();
+      await old.query(`
+        INSERT INTO repositories (id, name, created_at) VALUES (1, 'r', 1), (2, 's', 1);
+        INSERT INTO manifests (repository_id, digest, media_type, size, created_at)
+          VALUES (1, '${digest('m')}', 'application/vnd.oci.image.manifest.v1+json', 5, 1),
+                 (2, '${digest('m')}', 'application/vnd.oci.image.manifest.v1+json', 5, 1);
+        SELECT setval(pg_get_serial_sequence('repositories', 'id'), 2);
+      `);
+      await old.query(
+        `INSERT INTO tags (repository_id, name, digest, updated_at)
+         SELECT 1, name, $2, 1 FROM unnest($1::text[]) AS name UNION ALL SELECT 2, 'v1', $2, 1`,
+        [names, digest('m')],
+      );
+      await old.end();
+      const metadata = await openPostgresMetadata({ url: database.url, poolSize: 2 });
+      try {
+        for (const sort of ['name', 'semver'] as const) {
+          const listed = await metadata.catalog.listTags(repo('r'), { sort, order: 'asc', limit: 10_000 });
+          expect(listed.map((t) => t.name)).toEqual([...names].sort(tagOrder(sort, 'asc')));
+        }
+      } finally {
+        await metadata.close();
+      }
+    } finally {
+      await database.drop();
+    }
+  });
+
   it('answers as the SQLite catalog did after `berth db copy`', async () => {
     const sqlite = openDatabase(':memory:');
     let time = 1_000;
@@ -113,6 +148,14 @@ describe.skipIf(!requirePostgres('the PostgreSQL catalog store tests'))('postgre
         'v1' as Tag,
       );
     }
+    for (const name of ['v10', 'v2', 'V3', '1.0.0-rc.1', 'a_b', 'a-b']) {
+      await metadata.putManifest(
+        repo('a'),
+        record('m0', 5),
+        { blobs: [digest('b1')], manifests: [] },
+        name as Tag,
+      );
+    }
     await metadata.deleteManifest(repo('d'), digest('m2'));
     time = 5_000;
     await metadata.putManifest(repo('d'), record('m9', 9), { blobs: [], manifests: [] });
@@ -129,6 +172,12 @@ describe.skipIf(!requirePostgres('the PostgreSQL catalog store tests'))('postgre
         const query = { sort, order: 'desc' as const, limit: 10 };
         expect(await target.catalog.listRepositories(query)).toEqual(
           await sqliteCatalog.listRepositories(query),
+        );
+      }
+      for (const sort of ['name', 'semver'] as const) {
+        const query = { sort, order: 'asc' as const, limit: 10 };
+        expect(await target.catalog.listTags(repo('a'), query)).toEqual(
+          await sqliteCatalog.listTags(repo('a'), query),
         );
       }
       const tags = ['v1' as Tag];

@@ -1,5 +1,5 @@
 // The SQLite catalog store: the shared conformance suite, the query plans of its listings, the
-// counters of a database migrated with content in it, the read cache after a repository delete, and
+// counters and tag sort keys of a database migrated with content in it, the read cache after a repository delete, and
 // listing latency at 20,000 repositories.
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
@@ -10,9 +10,10 @@ import { MIGRATIONS } from '../../src/metadata/migrations/index.js';
 import { withReadCache } from '../../src/metadata/read-cache.js';
 import { createSqliteCatalogStore } from '../../src/metadata/sqlite-catalog-store.js';
 import { createSqliteMetadataStore } from '../../src/metadata/sqlite-store.js';
-import type { RepositorySort, SortOrder } from '../../src/registry/catalog-store.js';
+import type { RepositorySort, SortOrder, TagSort } from '../../src/registry/catalog-store.js';
 import type { Digest, RepoName, Tag } from '../../src/registry/references.js';
-import { preparedStatementPlans, sqliteFile } from '../support/store-databases.js';
+import { tagOrder } from '../../src/registry/tag-order.js';
+import { preparedStatementPlans, sortKeyTagNames, sqliteFile } from '../support/store-databases.js';
 
 const digest = (c: string) => `sha256:${c.padStart(64, '0')}` as Digest;
 const repo = (name: string) => name as RepoName;
@@ -57,12 +58,30 @@ describe('sqlite catalog store', () => {
           expect(later).not.toMatch(/TEMP B-TREE/);
         }
       }
-      const tagPlan = preparedStatementPlans(
-        db,
-        createSqliteCatalogStore,
-      )(/\(t.updated_at, t.name\) < \(@pushedAt, @name\)/);
-      expect(tagPlan).toMatch(/INDEX tags_by_push \(repository_id=\? AND \(updated_at,name\)<\(\?,\?\)\)/);
-      expect(tagPlan).not.toMatch(/TEMP B-TREE/);
+      const tagIndexes: Record<TagSort, [string, string]> = {
+        pushed: ['tags_by_push', 'updated_at'],
+        name: ['tags_by_name_key', 'name_key'],
+        semver: ['tags_by_semver_key', 'semver_key'],
+      };
+      for (const [sort, [index, column]] of Object.entries(tagIndexes) as Array<
+        [TagSort, [string, string]]
+      >) {
+        for (const order of ['asc', 'desc'] as const) {
+          for (const after of [false, true]) {
+            const tagPlan = preparedStatementPlans(db, (recording) => {
+              void createSqliteCatalogStore(recording).listTags(repo('r'), {
+                sort,
+                order,
+                limit: 1,
+                ...(after && { after: { pushedAt: 1, name: 'a' as Tag } }),
+              });
+            })(/ORDER BY t\.(updated_at|name_key|semver_key)/);
+            const from = after ? ` AND \\(${column},name\\)[<>]\\(\\?,\\?\\)` : '';
+            expect(tagPlan).toMatch(new RegExp(`INDEX ${index} \\(repository_id=\\?${from}\\)`));
+            expect(tagPlan).not.toMatch(/TEMP B-TREE/);
+          }
+        }
+      }
     } finally {
       db.close();
     }
@@ -105,6 +124,35 @@ describe('sqlite catalog store', () => {
       // The triggers keep counting from there.
       await createSqliteMetadataStore(db).linkBlob(repo('team/app'), digest('b3'), 1000);
       expect(await catalog.findRepository(repo('team/app'))).toMatchObject({ size: 1042 });
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('sorts by name and semver the tags a database held before the sort keys migration', async () => {
+    const { open, cleanup } = await sqliteFile();
+    try {
+      const old = open(MIGRATIONS.slice(0, 11));
+      const names = sortKeyTagNames();
+      old.transaction(() => {
+        old.exec(`
+          INSERT INTO repositories (id, name, created_at) VALUES (1, 'r', 1), (2, 's', 1);
+          INSERT INTO manifests (repository_id, digest, media_type, size, created_at)
+            VALUES (1, '${digest('m')}', 'application/vnd.oci.image.manifest.v1+json', 5, 1),
+                   (2, '${digest('m')}', 'application/vnd.oci.image.manifest.v1+json', 5, 1);
+        `);
+        const insert = old.prepare(
+          'INSERT INTO tags (repository_id, name, digest, updated_at) VALUES (?, ?, ?, 1)',
+        );
+        for (const name of names) insert.run(1, name, digest('m'));
+        insert.run(2, 'v1', digest('m'));
+      })();
+      old.close();
+      const catalog = createSqliteCatalogStore(open());
+      for (const sort of ['name', 'semver'] as const) {
+        const listed = await catalog.listTags(repo('r'), { sort, order: 'asc', limit: 10_000 });
+        expect(listed.map((t) => t.name)).toEqual([...names].sort(tagOrder(sort, 'asc')));
+      }
     } finally {
       await cleanup();
     }

@@ -1,4 +1,5 @@
 // Numbered, append-only schema migrations. Never edit a released migration: add the next number.
+import type { SqliteDatabase } from '../db.js';
 import * as m001 from './001-initial.js';
 import * as m002 from './002-accounts.js';
 import * as m003 from './003-upload-leases.js';
@@ -10,10 +11,13 @@ import * as m008 from './008-catalog.js';
 import * as m009 from './009-gc.js';
 import * as m010 from './010-policies.js';
 import * as m011 from './011-gc-runs.js';
+import * as m012 from './012-tag-sort-keys.js';
 
 export interface Migration {
   version: number;
   up: string;
+  /** Code run after `up`, in the same transaction: what SQL cannot compute (012-tag-sort-keys). */
+  backfill?: (db: SqliteDatabase) => void;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -28,4 +32,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 9, up: m009.up },
   { version: 10, up: m010.up },
   { version: 11, up: m011.up },
+  { version: 12, up: m012.up, backfill: m012.backfill },
 ];

@@ -3,8 +3,7 @@
 // advisory lock, so exactly one applies each version and the others wait, then find nothing to do.
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import type { Migration } from '../migrations/index.js';
-import { POSTGRES_MIGRATIONS } from './migrations/index.js';
+import { POSTGRES_MIGRATIONS, type PostgresMigration } from './migrations/index.js';
 
 export type PostgresPool = pg.Pool;
 export type PostgresClient = pg.PoolClient;
@@ -80,7 +79,7 @@ export function createPostgresPool(options: PostgresOptions): PostgresPool {
 /** A pool on `options.url` whose schema is up to date. */
 export async function openPostgresDatabase(
   options: PostgresOptions,
-  migrations: readonly Migration[] = POSTGRES_MIGRATIONS,
+  migrations: readonly PostgresMigration[] = POSTGRES_MIGRATIONS,
 ): Promise<PostgresPool> {
   const pool = createPostgresPool(options);
   try {
@@ -109,7 +108,7 @@ export async function postgresSchemaVersion(db: PostgresPool | PostgresClient): 
  */
 export async function migratePostgres(
   pool: PostgresPool,
-  migrations: readonly Migration[] = POSTGRES_MIGRATIONS,
+  migrations: readonly PostgresMigration[] = POSTGRES_MIGRATIONS,
 ): Promise<void> {
   const client = await pool.connect();
   // A connection in an unknown state is closed rather than pooled; closing it also drops its lock.
@@ -136,6 +135,7 @@ export async function migratePostgres(
         await client.query('BEGIN');
         try {
           await client.query(migration.up);
+          await migration.backfill?.(client);
           await client.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [
             migration.version,
             Date.now(),

@@ -5,7 +5,9 @@
 // transaction). Folds, pull batches and repository deletes take one advisory lock, so that the only
 // writers that update many repositories rows (or many tags) at once never run side by side and
 // cannot deadlock one another; a push waits for none of them. Listings then walk one partial index
-// from the page's key, as on SQLite. BIGINT columns arrive as strings and are converted (toNumber).
+// from the page's key, as on SQLite (tags: tags_by_push, tags_by_name_key or tags_by_semver_key, the
+// keys of migrations/011-tag-sort-keys.ts compared bytewise, COLLATE "C"). BIGINT columns arrive as
+// strings and are converted (toNumber).
 // Failures of an unreachable server become StoreUnavailableError (openPostgresMetadata wraps it).
 import {
   pullsPerRepository,
@@ -14,9 +16,11 @@ import {
   type RepositorySort,
   type RepositorySummary,
   type SortOrder,
+  type TagSort,
   type TagSummary,
 } from '../../registry/catalog-store.js';
 import type { Digest, RepoName, Tag } from '../../registry/references.js';
+import { tagSortValue } from '../../registry/tag-sort-keys.js';
 import {
   inTransaction,
   statement,
@@ -137,12 +141,20 @@ function repositoryListing(sort: RepositorySort, order: SortOrder, after: boolea
   return `SELECT ${REPOSITORY_COLUMNS} FROM repositories WHERE ${LISTED} ${from} ORDER BY ${orderBy} LIMIT $2`;
 }
 
-/** Parameters: $1 repository, $2 pattern, $3 limit, then the key: $4 push time and $5 name. */
-function tagListing(order: SortOrder, after: boolean): string {
+/** The column each tag sort orders by (then by name). */
+const TAG_SORT_COLUMNS: Record<TagSort, string> = {
+  pushed: 't.updated_at',
+  name: 't.name_key',
+  semver: 't.semver_key',
+};
+
+/** Parameters: $1 repository, $2 pattern, $3 limit, then the key: $4 sort key and $5 name. */
+function tagListing(sort: TagSort, order: SortOrder, after: boolean): string {
+  const column = TAG_SORT_COLUMNS[sort];
   const direction = order === 'asc' ? 'ASC' : 'DESC';
-  const from = after ? `AND (t.updated_at, t.name) ${order === 'asc' ? '>' : '<'} ($4, $5)` : '';
+  const from = after ? `AND (${column}, t.name) ${order === 'asc' ? '>' : '<'} ($4, $5)` : '';
   return `SELECT ${TAG_COLUMNS} FROM ${TAGS_OF} AND ${TAG_PATTERN_FILTER} ${from}
-    ORDER BY t.updated_at ${direction}, t.name ${direction} LIMIT $3`;
+    ORDER BY ${column} ${direction}, t.name ${direction} LIMIT $3`;
 }
 
 export function createPostgresCatalogStore(pool: PostgresPool): CatalogStore {
@@ -223,12 +235,12 @@ export function createPostgresCatalogStore(pool: PostgresPool): CatalogStore {
         return { tags, manifests, blobs };
       }),
 
-    async listTagsByPush(repository, { pattern, order, limit, after }) {
-      const found = await rows<TagRow>(tagListing(order, after !== undefined), [
+    async listTags(repository, { pattern, sort, order, limit, after }) {
+      const found = await rows<TagRow>(tagListing(sort, order, after !== undefined), [
         repository,
         likeOf(pattern),
         Math.max(0, limit),
-        ...(after ? [after.pushedAt, after.name] : []),
+        ...(after ? [tagSortValue(sort, after), after.name] : []),
       ]);
       return found.map(toTag);
     },

@@ -17,6 +17,7 @@ import type {
   UploadRecord,
 } from '../../registry/metadata-store.js';
 import type { Digest, RepoName, Tag } from '../../registry/references.js';
+import { naturalKey, semverKey } from '../../registry/tag-sort-keys.js';
 import {
   inTransaction,
   openPostgresDatabase,
@@ -281,9 +282,10 @@ export function createPostgresMetadataStore(pool: PostgresPool, now: () => numbe
         if (tag) {
           await client.query(
             statement(
-              `INSERT INTO tags (repository_id, name, digest, updated_at) VALUES ($1, $2, $3, $4)
+              `INSERT INTO tags (repository_id, name, digest, updated_at, name_key, semver_key)
+               VALUES ($1, $2, $3, $4, $5, $6)
                ON CONFLICT (repository_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`,
-              [id, tag, manifest.digest, at],
+              [id, tag, manifest.digest, at, naturalKey(tag), semverKey(tag)],
             ),
           );
         }
