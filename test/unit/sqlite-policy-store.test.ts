@@ -15,6 +15,10 @@ import {
   sqliteStores,
 } from '../support/store-databases.js';
 
+/** The migration that made the policy tables and counted the content already stored. */
+const POLICIES_VERSION = 10;
+const SORT_KEY_COLUMNS = ['name_key', 'semver_key'];
+
 const digest = (c: string) => `sha256:${c.repeat(64)}` as Digest;
 const repo = (name: string) => name as RepoName;
 const manifest = (c: string, size: number): ManifestRecord => ({
@@ -44,13 +48,18 @@ describe('sqlite policy store', () => {
   it('counts the content stored before the migration', async () => {
     const { open, cleanup } = await sqliteFile();
     try {
-      const old = open(MIGRATIONS.slice(0, -1));
+      // The schema before the policies migration (010), with the tag sort key columns of a later one
+      // (012) added for as long as today's store writes to it (it prepares its tag statements at once).
+      const old = open(MIGRATIONS.filter((m) => m.version < POLICIES_VERSION));
+      for (const column of SORT_KEY_COLUMNS)
+        old.exec(`ALTER TABLE tags ADD COLUMN ${column} TEXT NOT NULL DEFAULT ''`);
       const before = createSqliteMetadataStore(old);
       await before.linkBlob(repo('team/a'), digest('1'), 1_000);
       await before.linkBlob(repo('team/b'), digest('1'), 1_000);
       await before.linkBlob(repo('team/b'), digest('2'), 50);
       await before.putManifest(repo('team/a'), manifest('m', 7), { blobs: [digest('1')], manifests: [] });
       await before.linkBlob(repo('other'), digest('2'), 50);
+      for (const column of SORT_KEY_COLUMNS) old.exec(`ALTER TABLE tags DROP COLUMN ${column}`);
       old.close();
 
       const db = open();
