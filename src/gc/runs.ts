@@ -55,6 +55,16 @@ function countsOf(report: GcReport): GcRunCounts {
   return counts;
 }
 
+/** Aborted when `a` or `b` is (AbortSignal.any needs Node 20.3; Berth runs on any Node 20). */
+function eitherAborted(a: AbortSignal, b: AbortSignal): AbortSignal {
+  const either = new AbortController();
+  for (const signal of [a, b]) {
+    if (signal.aborted) either.abort(signal.reason);
+    else signal.addEventListener('abort', () => either.abort(signal.reason), { once: true });
+  }
+  return either.signal;
+}
+
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export function createGcRuns(deps: GcRunsDeps): GcRuns {
@@ -108,7 +118,7 @@ export function createGcRuns(deps: GcRunsDeps): GcRuns {
     start(trigger, options) {
       return new Promise<GcRun>((resolve, reject) => {
         let recorded = false;
-        const signal = options.signal ? AbortSignal.any([options.signal, cancel.signal]) : cancel.signal;
+        const signal = options.signal ? eitherAborted(options.signal, cancel.signal) : cancel.signal;
         const onRecorded = (run: GcRun) => {
           recorded = true;
           resolve(run);
