@@ -1,6 +1,6 @@
 // The `berth` command line (commander): serve, config check, account management and the database.
+import { packageVersion } from '../package-info.js';
 import { Command } from 'commander';
-import { readFileSync } from 'node:fs';
 import { AccountError } from '../auth/errors.js';
 import { loadConfig } from '../config/load.js';
 import { redactSecrets } from '../config/redact.js';
@@ -21,13 +21,6 @@ import {
   type CommonFlags,
 } from './shared.js';
 import { tlsCommand } from './tls.js';
-
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
-}
 
 export function createProgram(): Command {
   const program = new Command('berth')

@@ -2,8 +2,8 @@
 // methods, who may call them, parameters, request and response bodies (from the routes' zod schemas,
 // as JSON Schema 2020-12, which OpenAPI 3.1 uses). Served at /api/v1/openapi.json; the contract tests
 // check real answers against it.
+import { packageVersion } from '../package-info.js';
 import { z } from 'zod';
-import { readFileSync } from 'node:fs';
 import type { ResponseDoc, RouteSpec } from './route-spec.js';
 
 type JsonSchema = Record<string, unknown>;
@@ -73,15 +73,6 @@ function response(doc: ResponseDoc): object {
 function security(route: RouteSpec): object[] | undefined {
   if ('open' in route.access) return [];
   return undefined; // the document's default: Basic or Bearer
-}
-
-function packageVersion(): string {
-  try {
-    const url = new URL('../../../package.json', import.meta.url);
-    return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
 }
 
 export function openApiDocument(routes: readonly RouteSpec[]): object {

@@ -9,10 +9,9 @@
 // - The files are looked up next to the package (<package root>/dist/ui), so `npm start`, the
 //   container image and tests that run dist/ or src/ all find the same build. Without a build, `/`
 //   answers 404 with a message saying how to make one (an OCI error body, as every error of Berth).
-import { existsSync } from 'node:fs';
+import { packageRoot } from '../package-info.js';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Context, Middleware, Next } from 'koa';
 import serveStatic from 'koa-static';
 import { HttpError } from './errors.js';
@@ -44,17 +43,8 @@ const NOT_BUILT =
   'the web UI is not built: run `npm run build` (it makes dist/ui) and reload; ' +
   'the registry (/v2/) and the management API (/api/v1) work without it';
 
-/** The directory holding package.json above `from` (src/http or dist/src/http). */
-function packageRoot(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) return from;
-  }
-}
-
 /** Where `npm run build` puts the UI (vite.config.ts outDir). */
-export const defaultUiRoot = (): string =>
-  join(packageRoot(dirname(fileURLToPath(import.meta.url))), 'dist', 'ui');
+export const defaultUiRoot = (): string => join(packageRoot(), 'dist', 'ui');
 
 export interface UiOptions {
   /** The built UI; default dist/ui in the package. */

@@ -1,7 +1,7 @@
 // GET /api/v1/info: what a client needs to know before it signs in (the web UI asks it first): how
 // this registry authenticates, the `service` to name in token requests, the version, and whether
 // changes are possible at all. Open to everyone: /v2/'s challenge already tells as much.
-import { readFileSync } from 'node:fs';
+import { packageVersion } from '../../package-info.js';
 import { z } from 'zod';
 import { API_PREFIX, defineRoute, type RouteSpec } from '../route-spec.js';
 
@@ -20,19 +20,6 @@ export interface InfoDeps {
   service: string;
   readOnly: boolean;
   deleteEnabled: boolean;
-}
-
-/** package.json's version, from dist/src/http/api (built) or src/http/api (tsx). */
-function packageVersion(): string {
-  for (const path of ['../../../../package.json', '../../../package.json']) {
-    try {
-      return (JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as { version: string })
-        .version;
-    } catch {
-      // not there: try the next
-    }
-  }
-  return '0.0.0';
 }
 
 export function infoRoutes(deps: InfoDeps): RouteSpec[] {
