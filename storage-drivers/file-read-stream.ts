@@ -88,7 +88,9 @@ export class FileReadStream extends Readable implements SendableStream {
     const first = this.position;
     const buffers: Buffer[] = [];
     try {
-      const slots = Array.from({ length: SEND_BUFFERS }, () => {
+      // No more buffers than the body has chunks: a blob of one chunk takes one buffer.
+      const chunks = Math.ceil((this.end - this.position) / READ_CHUNK);
+      const slots = Array.from({ length: Math.min(SEND_BUFFERS, chunks) }, () => {
         const buffer = takeBuffer(Math.min(READ_CHUNK, this.end - this.position));
         buffers.push(buffer);
         return { buffer, released: Promise.resolve() };

@@ -129,8 +129,9 @@ export function createFilesystemDriver({ root, fsync = true }: FilesystemDriverO
     const sink = fileSink(handle, fsync);
     try {
       await pipeline(body, sink, { signal });
-    } finally {
-      await sink.flushesSettled().catch(() => {}); // the pipeline's error comes first
+    } catch (err) {
+      await sink.flushesSettled().catch(() => {}); // the pipeline's error is the one to report
+      throw err;
     }
     await sink.flushesSettled();
     if (fsync) await handle.datasync();

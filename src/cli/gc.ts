@@ -34,7 +34,8 @@ export function gcCommand(): Command {
   return new Command('gc')
     .description(
       'online garbage collection: delete untagged manifests, blobs no manifest uses and storage that no ' +
-        'record knows; safe while servers run (one run at a time, with theirs)',
+        'record knows; safe while servers run (one run at a time, with theirs); every run is recorded ' +
+        '(GET /api/v1/gc/runs)',
     )
     .configureOutput({ outputError: (text, write) => write(`berth: ${text.replace(/^error: /, '')}`) })
     .exitOverride((err: CommanderError) => process.exit(err.exitCode === 0 ? 0 : 2))
